@@ -1,0 +1,49 @@
+// swift-tools-version: 6.1
+// CLIP ViT-B/32 inference in Swift on Linux: Tensor kernels, the two towers, a zero-shot facade and the `clip` CLI.
+import PackageDescription
+
+let package = Package(
+    name: "swift-clip",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "CLIPZeroShot", targets: ["CLIPZeroShot"]),
+        .library(name: "VisionTransformer", targets: ["VisionTransformer"]),
+        .library(name: "TextTransformer", targets: ["TextTransformer"]),
+        .library(name: "Tensor", targets: ["Tensor"]),
+        .executable(name: "clip", targets: ["clip"]),
+        .executable(name: "clip-bench", targets: ["clip-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // System libraries (Debian: libopenblas-dev, libstb-dev, zlib1g-dev).
+        .systemLibrary(
+            name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(
+            name: "CSTBImage", path: "Sources/CSTBImage",
+            providers: [.apt(["libstb-dev"])]),
+        .systemLibrary(
+            name: "CZlib", path: "Sources/CZlib",
+            providers: [.apt(["zlib1g-dev"])]),
+
+        // Library targets: no unsafeFlags here (they would forbid use as a versioned dependency).
+        .target(name: "Tensor", dependencies: ["CBLAS"]),
+        .target(name: "CLIPCore", dependencies: ["Tensor"]),
+        .target(name: "VisionTransformer", dependencies: ["Tensor", "CLIPCore", "CSTBImage"]),
+        .target(
+            name: "TextTransformer", dependencies: ["Tensor", "CLIPCore", "CZlib"],
+            resources: [.copy("Resources")]),
+        .target(name: "CLIPZeroShot", dependencies: ["Tensor", "CLIPCore", "VisionTransformer", "TextTransformer"]),
+
+        .executableTarget(
+            name: "clip",
+            dependencies: ["CLIPZeroShot", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(
+            name: "clip-bench", dependencies: ["CLIPZeroShot"], path: "Benchmarks/clip-bench"),
+
+        .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
+        .testTarget(name: "CLIPTests", dependencies: ["CLIPZeroShot"]),
+    ]
+)

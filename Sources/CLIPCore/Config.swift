@@ -1,0 +1,295 @@
+// CLIP configuration as in transformers' CLIPConfig / CLIPTextConfig / CLIPVisionConfig, read from config.json.
+
+import Tensor
+
+/// Errors in `config.json`; each names the file and the field at fault.
+public enum ConfigError: Error, Equatable, CustomStringConvertible {
+    case unreadable(file: String, reason: String)
+    case invalidJSON(file: String, reason: String)
+    case wrongType(file: String, field: String, expected: String, found: String)
+    case invalidValue(file: String, field: String, value: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case let .unreadable(f, r): return "\(f): cannot read config: \(r)"
+        case let .invalidJSON(f, r): return "\(f): \(r)"
+        case let .wrongType(f, field, e, found): return "\(f): \"\(field)\" must be \(e), found \(found)"
+        case let .invalidValue(f, field, v, r): return "\(f): \"\(field)\" = \(v): \(r)"
+        }
+    }
+}
+
+/// The text tower's hyper-parameters (transformers' `CLIPTextConfig`, same defaults).
+public struct CLIPTextConfig: Sendable, Equatable {
+    public var vocabSize = 49408
+    public var hiddenSize = 512
+    public var intermediateSize = 2048
+    public var numHiddenLayers = 12
+    public var numAttentionHeads = 8
+    public var maxPositionEmbeddings = 77
+    public var hiddenAct = Activation.quickGELU
+    public var layerNormEps: Float = 1e-5
+    public var padTokenId = 1
+    public var bosTokenId = 49406
+    public var eosTokenId = 49407
+
+    /// transformers' defaults (= ViT-B/32's text tower, except the legacy token ids).
+    ///
+    /// ```swift
+    /// var text = CLIPTextConfig(); text.numHiddenLayers = 2
+    /// ```
+    public init() {}
+
+    /// The encoder shape shared with the vision tower.
+    public var encoder: EncoderConfig {
+        EncoderConfig(hiddenSize: hiddenSize, intermediateSize: intermediateSize, numHiddenLayers: numHiddenLayers,
+                      numAttentionHeads: numAttentionHeads, activation: hiddenAct, layerNormEps: layerNormEps)
+    }
+}
+
+/// The vision tower's hyper-parameters (transformers' `CLIPVisionConfig`, same defaults).
+public struct CLIPVisionConfig: Sendable, Equatable {
+    public var hiddenSize = 768
+    public var intermediateSize = 3072
+    public var numHiddenLayers = 12
+    public var numAttentionHeads = 12
+    public var numChannels = 3
+    public var imageSize = 224
+    public var patchSize = 32
+    public var hiddenAct = Activation.quickGELU
+    public var layerNormEps: Float = 1e-5
+
+    /// transformers' defaults (= ViT-B/32's vision tower).
+    ///
+    /// ```swift
+    /// let v = CLIPVisionConfig(); print(v.numPatches)   // 49
+    /// ```
+    public init() {}
+
+    /// Patches per side.
+    public var gridSize: Int { imageSize / patchSize }
+    /// Number of patches (tokens without the class token).
+    public var numPatches: Int { gridSize * gridSize }
+    /// Tokens per image: patches plus the class token.
+    public var numPositions: Int { numPatches + 1 }
+
+    /// The encoder shape shared with the text tower.
+    public var encoder: EncoderConfig {
+        EncoderConfig(hiddenSize: hiddenSize, intermediateSize: intermediateSize, numHiddenLayers: numHiddenLayers,
+                      numAttentionHeads: numAttentionHeads, activation: hiddenAct, layerNormEps: layerNormEps)
+    }
+}
+
+/// Shape of one transformer encoder stack.
+public struct EncoderConfig: Sendable, Equatable {
+    public var hiddenSize: Int
+    public var intermediateSize: Int
+    public var numHiddenLayers: Int
+    public var numAttentionHeads: Int
+    public var activation: Activation
+    public var layerNormEps: Float
+    public var headDim: Int { hiddenSize / numAttentionHeads }
+}
+
+/// A whole CLIP model's configuration (`config.json` of a Hugging Face CLIP checkpoint).
+///
+/// ```swift
+/// let config = try CLIPConfig(contentsOf: "Weights/demo/config.json")
+/// print(config.vision.imageSize, config.projectionDim)
+/// ```
+public struct CLIPConfig: Sendable, Equatable {
+    public var text = CLIPTextConfig()
+    public var vision = CLIPVisionConfig()
+    public var projectionDim = 512
+    public var logitScaleInitValue: Float = 2.6592
+
+    /// transformers' defaults.
+    public init() {}
+
+    /// The configuration of `openai/clip-vit-base-patch32` (151 M parameters).
+    ///
+    /// ```swift
+    /// let config = CLIPConfig.vitBasePatch32
+    /// ```
+    public static var vitBasePatch32: CLIPConfig {
+        var c = CLIPConfig()
+        c.text.bosTokenId = 0   // the legacy ids that checkpoint's config.json carries
+        c.text.eosTokenId = 2
+        return c
+    }
+
+    /// Reads and validates a `config.json` file.
+    ///
+    /// ```swift
+    /// let c = try CLIPConfig(contentsOf: "/models/clip-vit-base-patch32/config.json")
+    /// ```
+    /// - Throws: ``ConfigError`` naming the field.
+    public init(contentsOf path: String) throws {
+        let bytes: [UInt8]
+        do { bytes = try readFile(path, limit: 16 << 20) } catch let e as FileReadError {
+            throw ConfigError.unreadable(file: path, reason: e.description)
+        }
+        let json: JSONValue
+        do { json = try JSONValue.parse(bytes) } catch let e as JSONError {
+            throw ConfigError.invalidJSON(file: path, reason: e.description)
+        }
+        try self.init(json: json, source: path)
+    }
+
+    /// Builds a configuration from parsed JSON, with transformers' defaults for missing optional keys.
+    ///
+    /// Legacy `text_config_dict` / `vision_config_dict` objects take precedence over `text_config` /
+    /// `vision_config`, as in transformers. Unknown keys (`torch_dtype`, `transformers_version`, …) are ignored.
+    /// ```swift
+    /// let c = try CLIPConfig(json: try JSONValue.parse(bytes), source: "config.json")
+    /// ```
+    public init(json: JSONValue, source: String) throws {
+        guard json.objectValue != nil else {
+            throw ConfigError.wrongType(file: source, field: "(root)", expected: "an object", found: json.kindName)
+        }
+        let r = FieldReader(file: source)
+        projectionDim = try r.int(json, "projection_dim", default: projectionDim)
+        logitScaleInitValue = try r.float(json, "logit_scale_init_value", default: logitScaleInitValue)
+
+        let textSection = try r.section(json, legacy: "text_config_dict", current: "text_config")
+        let t = textSection.value
+        let tp = textSection.name + "."
+        text.vocabSize = try r.int(t, "vocab_size", default: text.vocabSize, prefix: tp)
+        text.hiddenSize = try r.int(t, "hidden_size", default: text.hiddenSize, prefix: tp)
+        text.intermediateSize = try r.int(t, "intermediate_size", default: text.intermediateSize, prefix: tp)
+        text.numHiddenLayers = try r.int(t, "num_hidden_layers", default: text.numHiddenLayers, prefix: tp)
+        text.numAttentionHeads = try r.int(t, "num_attention_heads", default: text.numAttentionHeads, prefix: tp)
+        text.maxPositionEmbeddings = try r.int(t, "max_position_embeddings", default: text.maxPositionEmbeddings, prefix: tp)
+        text.hiddenAct = try r.activation(t, "hidden_act", default: text.hiddenAct, prefix: tp)
+        text.layerNormEps = try r.float(t, "layer_norm_eps", default: text.layerNormEps, prefix: tp)
+        text.padTokenId = try r.int(t, "pad_token_id", default: text.padTokenId, prefix: tp, allowNull: true)
+        text.bosTokenId = try r.int(t, "bos_token_id", default: text.bosTokenId, prefix: tp, allowNull: true)
+        text.eosTokenId = try r.int(t, "eos_token_id", default: text.eosTokenId, prefix: tp, allowNull: true)
+
+        let visionSection = try r.section(json, legacy: "vision_config_dict", current: "vision_config")
+        let v = visionSection.value
+        let vp = visionSection.name + "."
+        vision.hiddenSize = try r.int(v, "hidden_size", default: vision.hiddenSize, prefix: vp)
+        vision.intermediateSize = try r.int(v, "intermediate_size", default: vision.intermediateSize, prefix: vp)
+        vision.numHiddenLayers = try r.int(v, "num_hidden_layers", default: vision.numHiddenLayers, prefix: vp)
+        vision.numAttentionHeads = try r.int(v, "num_attention_heads", default: vision.numAttentionHeads, prefix: vp)
+        vision.numChannels = try r.int(v, "num_channels", default: vision.numChannels, prefix: vp)
+        vision.imageSize = try r.int(v, "image_size", default: vision.imageSize, prefix: vp)
+        vision.patchSize = try r.int(v, "patch_size", default: vision.patchSize, prefix: vp)
+        vision.hiddenAct = try r.activation(v, "hidden_act", default: vision.hiddenAct, prefix: vp)
+        vision.layerNormEps = try r.float(v, "layer_norm_eps", default: vision.layerNormEps, prefix: vp)
+        try validate(source: source, textPrefix: tp, visionPrefix: vp)
+    }
+
+    /// Checks sizes are positive and divisible as the architecture needs.
+    ///
+    /// ```swift
+    /// try CLIPConfig.vitBasePatch32.validate()
+    /// ```
+    public func validate(source: String = "config", textPrefix: String = "text_config.",
+                         visionPrefix: String = "vision_config.") throws {
+        func positive(_ v: Int, _ field: String, max: Int = 1 << 20) throws {
+            guard v > 0, v <= max else {
+                throw ConfigError.invalidValue(file: source, field: field, value: String(v),
+                                               reason: v <= 0 ? "must be positive" : "is implausibly large (limit \(max))")
+            }
+        }
+        try positive(projectionDim, "projection_dim", max: 65536)
+        try positive(text.vocabSize, textPrefix + "vocab_size", max: 1 << 22)
+        try positive(text.hiddenSize, textPrefix + "hidden_size", max: 65536)
+        try positive(text.intermediateSize, textPrefix + "intermediate_size", max: 1 << 18)
+        try positive(text.numHiddenLayers, textPrefix + "num_hidden_layers", max: 1024)
+        try positive(text.numAttentionHeads, textPrefix + "num_attention_heads", max: 4096)
+        try positive(text.maxPositionEmbeddings, textPrefix + "max_position_embeddings", max: 1 << 16)
+        try positive(vision.hiddenSize, visionPrefix + "hidden_size", max: 65536)
+        try positive(vision.intermediateSize, visionPrefix + "intermediate_size", max: 1 << 18)
+        try positive(vision.numHiddenLayers, visionPrefix + "num_hidden_layers", max: 1024)
+        try positive(vision.numAttentionHeads, visionPrefix + "num_attention_heads", max: 4096)
+        try positive(vision.numChannels, visionPrefix + "num_channels", max: 16)
+        try positive(vision.imageSize, visionPrefix + "image_size", max: 8192)
+        try positive(vision.patchSize, visionPrefix + "patch_size", max: 8192)
+        guard text.hiddenSize % text.numAttentionHeads == 0 else {
+            throw ConfigError.invalidValue(file: source, field: textPrefix + "num_attention_heads",
+                                           value: String(text.numAttentionHeads),
+                                           reason: "must divide hidden_size \(text.hiddenSize)")
+        }
+        guard vision.hiddenSize % vision.numAttentionHeads == 0 else {
+            throw ConfigError.invalidValue(file: source, field: visionPrefix + "num_attention_heads",
+                                           value: String(vision.numAttentionHeads),
+                                           reason: "must divide hidden_size \(vision.hiddenSize)")
+        }
+        guard vision.imageSize % vision.patchSize == 0 else {
+            throw ConfigError.invalidValue(file: source, field: visionPrefix + "patch_size",
+                                           value: String(vision.patchSize),
+                                           reason: "must divide image_size \(vision.imageSize)")
+        }
+        for (eps, field) in [(text.layerNormEps, textPrefix + "layer_norm_eps"), (vision.layerNormEps, visionPrefix + "layer_norm_eps")] {
+            guard eps.isFinite, eps > 0 else {
+                throw ConfigError.invalidValue(file: source, field: field, value: String(eps), reason: "must be a positive finite number")
+            }
+        }
+    }
+}
+
+/// Typed field access with errors that name the field path.
+struct FieldReader {
+    let file: String
+
+    func section(_ json: JSONValue, legacy: String, current: String) throws -> (name: String, value: JSONValue) {
+        if let l = json[legacy], !l.isNull {
+            guard l.objectValue != nil else {
+                throw ConfigError.wrongType(file: file, field: legacy, expected: "an object", found: l.kindName)
+            }
+            return (legacy, l)
+        }
+        if let c = json[current], !c.isNull {
+            guard c.objectValue != nil else {
+                throw ConfigError.wrongType(file: file, field: current, expected: "an object", found: c.kindName)
+            }
+            return (current, c)
+        }
+        return (current, .object([]))
+    }
+
+    func int(_ obj: JSONValue, _ key: String, default d: Int, prefix: String = "", allowNull: Bool = false) throws -> Int {
+        guard let v = obj[key] else { return d }
+        if v.isNull && allowNull { return d }
+        guard let i = v.intValue else {
+            throw ConfigError.wrongType(file: file, field: prefix + key, expected: "an integer", found: describe(v))
+        }
+        return i
+    }
+
+    func float(_ obj: JSONValue, _ key: String, default d: Float, prefix: String = "") throws -> Float {
+        guard let v = obj[key] else { return d }
+        guard let x = v.doubleValue else {
+            throw ConfigError.wrongType(file: file, field: prefix + key, expected: "a number", found: describe(v))
+        }
+        guard x.isFinite, abs(x) < 1e30 else {
+            throw ConfigError.invalidValue(file: file, field: prefix + key, value: String(x), reason: "must be finite")
+        }
+        return Float(x)
+    }
+
+    func activation(_ obj: JSONValue, _ key: String, default d: Activation, prefix: String = "") throws -> Activation {
+        guard let v = obj[key] else { return d }
+        guard let s = v.stringValue else {
+            throw ConfigError.wrongType(file: file, field: prefix + key, expected: "a string", found: describe(v))
+        }
+        guard let a = Activation(rawValue: s) else {
+            throw ConfigError.invalidValue(file: file, field: prefix + key, value: "\"\(s)\"",
+                                           reason: "unsupported activation (supported: quick_gelu, gelu)")
+        }
+        return a
+    }
+
+    func describe(_ v: JSONValue) -> String {
+        switch v {
+        case .string(let s): return "\"\(s.prefix(40))\""
+        case .int(let i): return String(i)
+        case .double(let d): return String(d)
+        case .bool(let b): return String(b)
+        default: return v.kindName
+        }
+    }
+}

@@ -1,0 +1,67 @@
+// An immutable, heap-allocated weight buffer with a stable pointer, so forward passes can use raw pointers
+// without nested `withUnsafeBufferPointer` closures. Read-only after creation, hence safe to share across threads.
+
+/// A model weight: a shape and a stable, read-only `Float` buffer.
+///
+/// ```swift
+/// let w = Parameter(try reader.tensor("fc1.weight", shape: [3072, 768]))
+/// linear(x, rows: 50, inFeatures: 768, weight: w.pointer, outFeatures: 3072, bias: nil, out: y)
+/// ```
+public final class Parameter: @unchecked Sendable {
+    /// The size of each dimension.
+    public let shape: [Int]
+    /// The number of elements.
+    public let count: Int
+    /// The elements, row-major. Valid for the lifetime of the parameter; never written after init.
+    public let pointer: UnsafePointer<Float>
+
+    /// Copies a tensor into a new parameter.
+    ///
+    /// ```swift
+    /// let p = Parameter(Tensor(zeros: [4]))
+    /// ```
+    public init(_ tensor: Tensor) {
+        shape = tensor.shape
+        let n = tensor.count
+        count = n
+        let p = UnsafeMutablePointer<Float>.allocate(capacity: max(n, 1))
+        tensor.storage.withUnsafeBufferPointer { src in
+            if let base = src.baseAddress { p.initialize(from: base, count: n) }
+        }
+        pointer = UnsafePointer(p)
+    }
+
+    /// Builds a parameter by filling a fresh buffer (used by load-time layout changes such as QKV fusion).
+    ///
+    /// ```swift
+    /// let fused = Parameter(shape: [3 * c, c]) { dst in /* write 3·c·c floats */ }
+    /// ```
+    public init(shape: [Int], fill: (UnsafeMutablePointer<Float>) -> Void) {
+        self.shape = shape
+        let n = shape.reduce(1, *)
+        count = n
+        let p = UnsafeMutablePointer<Float>.allocate(capacity: max(n, 1))
+        p.initialize(repeating: 0, count: max(n, 1))
+        fill(p)
+        pointer = UnsafePointer(p)
+    }
+
+    deinit { UnsafeMutablePointer(mutating: pointer).deallocate() }
+
+    /// The elements as an array (a copy).
+    ///
+    /// ```swift
+    /// let values = p.array
+    /// ```
+    public var array: [Float] { Array(UnsafeBufferPointer(start: pointer, count: count)) }
+
+    /// The index of the first NaN or infinite element, if any.
+    ///
+    /// ```swift
+    /// if let i = p.firstNonFinite() { print("bad value at", i) }
+    /// ```
+    public func firstNonFinite() -> Int? {
+        for i in 0..<count where !pointer[i].isFinite { return i }
+        return nil
+    }
+}

@@ -1,0 +1,123 @@
+// A scoped reader over a safetensors checkpoint: `reader.scoped("encoder").scoped("layers.3")` then
+// `tensor("self_attn.q_proj.weight", shape: [C, C])` reads the full HF key path and checks the shape.
+
+/// Errors raised while loading model weights; each names the full checkpoint key.
+public enum WeightError: Error, Equatable, CustomStringConvertible {
+    /// The checkpoint has no tensor with this key.
+    case missing(key: String, expectedShape: [Int], file: String)
+    /// The tensor exists with another shape.
+    case shapeMismatch(key: String, expected: [Int], actual: [Int], file: String)
+    /// Tensors that no module consumed (a different architecture, or a typo in a converter).
+    case unexpected(keys: [String], file: String)
+    /// A tensor holds NaN or infinity.
+    case nonFinite(key: String, index: Int, file: String)
+
+    public var description: String {
+        switch self {
+        case let .missing(k, s, f): return "\(f): missing tensor \"\(k)\" (expected shape \(s))"
+        case let .shapeMismatch(k, e, a, f): return "\(f): tensor \"\(k)\" has shape \(a), expected \(e)"
+        case let .unexpected(keys, f):
+            let shown = keys.prefix(5).map { "\"\($0)\"" }.joined(separator: ", ")
+            return "\(f): unexpected tensor\(keys.count == 1 ? "" : "s") \(shown)\(keys.count > 5 ? " and \(keys.count - 5) more" : "")"
+        case let .nonFinite(k, i, f): return "\(f): tensor \"\(k)\" holds a non-finite value at element \(i)"
+        }
+    }
+}
+
+/// Reads tensors by Hugging Face key path, with a prefix scope (candle's `pp()` idea) and usage tracking.
+///
+/// ```swift
+/// let root = WeightReader(file: try SafeTensorsFile(path: path))
+/// let layer = root.scoped("vision_model.encoder.layers.0")
+/// let q = try layer.tensor("self_attn.q_proj.weight", shape: [768, 768])
+/// try root.checkAllConsumed()   // throws WeightError.unexpected for leftovers
+/// ```
+public struct WeightReader: Sendable {
+    /// The checkpoint being read.
+    public let file: SafeTensorsFile
+    /// The key prefix of this scope, without a trailing dot ("" at the root).
+    public let prefix: String
+    private let tracker: ConsumedKeys
+
+    /// A root reader over a whole file.
+    public init(file: SafeTensorsFile) {
+        self.file = file
+        self.prefix = ""
+        self.tracker = ConsumedKeys()
+    }
+
+    private init(file: SafeTensorsFile, prefix: String, tracker: ConsumedKeys) {
+        self.file = file
+        self.prefix = prefix
+        self.tracker = tracker
+    }
+
+    /// A reader whose keys are prefixed with `name` (joined with a dot).
+    ///
+    /// ```swift
+    /// let attn = layer.scoped("self_attn")
+    /// ```
+    public func scoped(_ name: String) -> WeightReader {
+        WeightReader(file: file, prefix: key(name), tracker: tracker)
+    }
+
+    /// The full key for `name` in this scope.
+    public func key(_ name: String) -> String { prefix.isEmpty ? name : prefix + "." + name }
+
+    /// Whether the checkpoint has `name` in this scope.
+    public func contains(_ name: String) -> Bool { file.tensors[key(name)] != nil }
+
+    /// Reads `name` as a Float tensor of exactly `shape` (F32, F16 or BF16 stored), then releases its mapped pages.
+    ///
+    /// ```swift
+    /// let w = try reader.tensor("fc1.weight", shape: [3072, 768])
+    /// ```
+    /// - Throws: ``WeightError/missing(key:expectedShape:file:)``,
+    ///   ``WeightError/shapeMismatch(key:expected:actual:file:)``, or a ``SafeTensorsError`` for the dtype.
+    public func tensor(_ name: String, shape: [Int]) throws -> Tensor {
+        let fullKey = key(name)
+        guard let info = file.tensors[fullKey] else {
+            throw WeightError.missing(key: fullKey, expectedShape: shape, file: file.path)
+        }
+        // A scalar stored as [1] (or [1] as []) is the same tensor; anything else must match exactly.
+        let same = info.shape == shape || (info.count == 1 && Tensor.elementCount(shape) == 1 && shape.count <= 1 && info.shape.count <= 1)
+        guard same else {
+            throw WeightError.shapeMismatch(key: fullKey, expected: shape, actual: info.shape, file: file.path)
+        }
+        let values = try file.floats(fullKey)
+        file.release(fullKey)
+        tracker.insert(fullKey)
+        return Tensor(computedShape: shape, storage: values)
+    }
+
+    /// Marks keys as deliberately ignored (e.g. the I64 `position_ids` buffers older checkpoints carry).
+    ///
+    /// ```swift
+    /// reader.ignore("embeddings.position_ids")
+    /// ```
+    public func ignore(_ name: String) {
+        tracker.insert(key(name))
+    }
+
+    /// Throws ``WeightError/unexpected(keys:file:)`` if any tensor under `prefixes` (default: all) was not read.
+    ///
+    /// ```swift
+    /// try root.checkAllConsumed(under: ["vision_model.", "visual_projection."])
+    /// ```
+    public func checkAllConsumed(under prefixes: [String]? = nil) throws {
+        let used = tracker.snapshot()
+        let leftovers = file.keys.filter { key in
+            !used.contains(key) && !key.hasSuffix("position_ids")
+                && (prefixes?.contains { key.hasPrefix($0) } ?? true)
+        }
+        if !leftovers.isEmpty { throw WeightError.unexpected(keys: leftovers, file: file.path) }
+    }
+}
+
+/// The set of keys read so far, shared by all scopes of one reader.
+final class ConsumedKeys: @unchecked Sendable {
+    private var keys = Set<String>()
+    private let lock = Lock()
+    func insert(_ k: String) { lock.withLock { _ = keys.insert(k) } }
+    func snapshot() -> Set<String> { lock.withLock { keys } }
+}

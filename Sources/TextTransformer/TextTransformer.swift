@@ -1,0 +1,199 @@
+// The CLIP text tower, mirroring transformers' CLIPTextEmbeddings, CLIPTextTransformer and the
+// `text_projection` of CLIPModel. input_ids: B sequences of length ≤ 77 -> text_embeds: (B, P).
+
+import CLIPCore
+import Tensor
+
+/// Errors in token id input.
+public enum TextInputError: Error, Equatable, CustomStringConvertible {
+    case emptySequence(index: Int)
+    case tooLong(index: Int, length: Int, limit: Int)
+    case tokenOutOfRange(index: Int, position: Int, id: Int, vocabSize: Int)
+
+    public var description: String {
+        switch self {
+        case let .emptySequence(i): return "token sequence \(i) is empty"
+        case let .tooLong(i, l, lim): return "token sequence \(i) has \(l) tokens, more than max_position_embeddings \(lim)"
+        case let .tokenOutOfRange(i, p, id, v): return "token sequence \(i), position \(p): id \(id) is outside the vocabulary 0..<\(v)"
+        }
+    }
+}
+
+/// `text_model.embeddings`: token and position embeddings.
+public struct CLIPTextEmbeddings: Sendable {
+    /// `[vocab, C]`
+    public let tokenEmbedding: Parameter
+    /// `[maxPositions, C]`
+    public let positionEmbedding: Parameter
+
+    /// Loads `token_embedding.weight` and `position_embedding.weight`.
+    ///
+    /// ```swift
+    /// let emb = try CLIPTextEmbeddings(root.scoped("text_model.embeddings"), config: config.text)
+    /// ```
+    public init(_ reader: WeightReader, config: CLIPTextConfig) throws {
+        tokenEmbedding = Parameter(try reader.tensor("token_embedding.weight", shape: [config.vocabSize, config.hiddenSize]))
+        positionEmbedding = Parameter(try reader.tensor("position_embedding.weight",
+                                                        shape: [config.maxPositionEmbeddings, config.hiddenSize]))
+    }
+
+    /// Writes `token_embedding[id] + position_embedding[position]` for one sequence into `out` (L × C).
+    func forward(_ ids: ArraySlice<Int>, out: UnsafeMutablePointer<Float>) {
+        let c = tokenEmbedding.shape[1]
+        for (pos, id) in ids.enumerated() {
+            let row = out + pos * c
+            row.update(from: tokenEmbedding.pointer + id * c, count: c)
+            addInPlace(row, positionEmbedding.pointer + pos * c, count: c)
+        }
+    }
+}
+
+/// The result of a text forward pass with its intermediate stages (for checks against transformers).
+public struct TextOutput: Sendable {
+    /// Per sequence, `(L_b, C)` embeddings (only the tokens that were run).
+    public var embeddings: [Tensor]
+    /// Per layer index (0 = embeddings, then each layer, before `final_layer_norm`), per sequence `(L_b, C)`.
+    public var hiddenStates: [[Tensor]]
+    /// Per sequence, `(L_b, C)` after `final_layer_norm`.
+    public var lastHiddenState: [Tensor]
+    /// `(B, C)` the final-layer-norm output at each sequence's EOT token (HF `pooler_output`).
+    public var pooled: Tensor
+    /// `(B, P)` projected features (`get_text_features`).
+    public var textEmbeds: Tensor
+}
+
+/// The text tower with its projection (transformers' `CLIPTextModelWithProjection` inside `CLIPModel`).
+///
+/// ```swift
+/// let text = try TextTransformer(directory: "Weights/demo")
+/// let ids = try CLIPTokenizer.shared().encode(["a red circle", "a blue square"])
+/// let features = try text.textFeatures(ids)   // (2, projection_dim)
+/// ```
+public struct TextTransformer: Sendable {
+    public let config: CLIPTextConfig
+    public let embeddings: CLIPTextEmbeddings
+    public let encoder: CLIPEncoder
+    public let finalLayerNorm: LayerNormWeights
+    /// `text_projection.weight`, `[P, C]`, no bias.
+    public let textProjection: LinearWeights
+
+    /// Loads the tower from a root-scoped reader (`text_model.*`, `text_projection.*`).
+    ///
+    /// ```swift
+    /// let text = try TextTransformer(weights: root, config: config.text, projectionDim: config.projectionDim)
+    /// ```
+    public init(weights root: WeightReader, config: CLIPTextConfig, projectionDim: Int) throws {
+        self.config = config
+        let tm = root.scoped("text_model")
+        tm.ignore("embeddings.position_ids")
+        embeddings = try CLIPTextEmbeddings(tm.scoped("embeddings"), config: config)
+        encoder = try CLIPEncoder(tm.scoped("encoder"), config: config.encoder)
+        finalLayerNorm = try LayerNormWeights(tm.scoped("final_layer_norm"), size: config.hiddenSize, eps: config.layerNormEps)
+        textProjection = try LinearWeights(root.scoped("text_projection"), inFeatures: config.hiddenSize,
+                                           outFeatures: projectionDim, bias: false)
+    }
+
+    /// Loads the tower from a Hugging Face directory, rejecting unexpected `text_model.*` tensors.
+    ///
+    /// ```swift
+    /// let text = try TextTransformer(directory: "/models/clip-vit-base-patch32")
+    /// ```
+    public init(directory: String) throws {
+        let config = try CLIPConfig(contentsOf: directory + "/config.json")
+        let root = WeightReader(file: try SafeTensorsFile(path: directory + "/model.safetensors"))
+        try self.init(weights: root, config: config.text, projectionDim: config.projectionDim)
+        try root.checkAllConsumed(under: ["text_model.", "text_projection."])
+    }
+
+    /// The position HF pools at: the highest id when `eos_token_id == 2` (legacy OpenAI configs), otherwise
+    /// the first `eos_token_id` (0 when absent, as `argmax` of an all-false mask gives).
+    ///
+    /// ```swift
+    /// text.poolingPosition([49406, 320, 1929, 49407])   // 3
+    /// ```
+    public func poolingPosition(_ ids: [Int]) -> Int {
+        if config.eosTokenId == 2 {
+            var best = 0
+            for (i, id) in ids.enumerated() where id > ids[best] { best = i }
+            return best
+        }
+        return ids.firstIndex(of: config.eosTokenId) ?? 0
+    }
+
+    /// Projected text features (`get_text_features`) for token sequences of any lengths (no padding needed).
+    ///
+    /// ```swift
+    /// let f = try text.textFeatures([[49406, 320, 1929, 49407]])   // Tensor (1, 512)
+    /// ```
+    public func textFeatures(_ ids: [[Int]]) throws -> Tensor {
+        try forward(ids).textEmbeds
+    }
+
+    /// Validates ids: non-empty, at most `max_position_embeddings` long, inside the vocabulary.
+    public func validate(_ ids: [[Int]]) throws {
+        for (i, seq) in ids.enumerated() {
+            guard !seq.isEmpty else { throw TextInputError.emptySequence(index: i) }
+            guard seq.count <= config.maxPositionEmbeddings else {
+                throw TextInputError.tooLong(index: i, length: seq.count, limit: config.maxPositionEmbeddings)
+            }
+            if let p = seq.firstIndex(where: { $0 < 0 || $0 >= config.vocabSize }) {
+                throw TextInputError.tokenOutOfRange(index: i, position: p, id: seq[p], vocabSize: config.vocabSize)
+            }
+        }
+    }
+
+    /// The full forward pass. Each sequence runs only up to its pooling (EOT) token unless `fullSequences`:
+    /// attention is causal, so the EOT output does not depend on later tokens and this is exact.
+    ///
+    /// ```swift
+    /// let out = try text.forward(ids, keepHiddenStates: true, fullSequences: true)
+    /// ```
+    public func forward(_ ids: [[Int]], keepHiddenStates: Bool = false, fullSequences: Bool = false) throws -> TextOutput {
+        try validate(ids)
+        let c = config.hiddenSize
+        let pools = ids.map(poolingPosition)
+        let lengths = zip(ids, pools).map { fullSequences ? $0.0.count : $0.1 + 1 }
+        var starts: [Int] = []
+        var total = 0
+        for l in lengths { starts.append(total); total += l }
+        let sequences = zip(starts, lengths).map { $0..<($0 + $1) }
+        // embeddings (ΣL, C): all sequences stacked, no padding
+        var hidden = [Float](repeating: 0, count: total * c)
+        hidden.withUnsafeMutableBufferPointer { h in
+            for (b, seq) in ids.enumerated() {
+                embeddings.forward(seq[0..<lengths[b]], out: h.baseAddress! + starts[b] * c)
+            }
+        }
+        func split(_ flat: UnsafeBufferPointer<Float>) -> [Tensor] {
+            sequences.map { r in Tensor(computedShape: [r.count, c], storage: Array(flat[(r.lowerBound * c)..<(r.upperBound * c)])) }
+        }
+        let embedded = keepHiddenStates ? hidden.withUnsafeBufferPointer(split) : []
+        var states: [[Tensor]] = keepHiddenStates ? [embedded] : []
+        encoder.forward(&hidden, sequences: sequences, causal: true, observe: keepHiddenStates ? { _, h in
+            states.append(split(h))
+        } : nil)
+        // last_hidden_state = final_layer_norm(hidden)                     (ΣL, C)
+        var normed = [Float](repeating: 0, count: total * c)
+        hidden.withUnsafeBufferPointer { h in
+            normed.withUnsafeMutableBufferPointer { y in finalLayerNorm(h.baseAddress!, rows: total, out: y.baseAddress!) }
+        }
+        // pooled = last_hidden_state[b, eot_b]                                (B, C)
+        var pooled = [Float](repeating: 0, count: ids.count * c)
+        for b in 0..<ids.count {
+            let row = (starts[b] + pools[b]) * c
+            pooled.replaceSubrange((b * c)..<((b + 1) * c), with: normed[row..<(row + c)])
+        }
+        // text_embeds = text_projection(pooled)                              (B, P)
+        let pdim = textProjection.outFeatures
+        var projected = [Float](repeating: 0, count: ids.count * pdim)
+        pooled.withUnsafeBufferPointer { x in
+            projected.withUnsafeMutableBufferPointer { y in textProjection(x.baseAddress!, rows: ids.count, out: y.baseAddress!) }
+        }
+        return TextOutput(
+            embeddings: embedded, hiddenStates: states,
+            lastHiddenState: keepHiddenStates ? normed.withUnsafeBufferPointer(split) : [],
+            pooled: Tensor(computedShape: [ids.count, c], storage: pooled),
+            textEmbeds: Tensor(computedShape: [ids.count, pdim], storage: projected))
+    }
+}
+

@@ -1,0 +1,113 @@
+// OpenAI CLIP's tokenizer (open_clip SimpleTokenizer, clean="lower"): clean → split → byte-level BPE,
+// wrapped in <start_of_text> … <end_of_text> and truncated to the 77-token context.
+
+import Tensor
+
+/// The CLIP tokenizer with its vocabulary bundled in the package (no files needed at run time).
+///
+/// ```swift
+/// let tokenizer = try CLIPTokenizer.shared()
+/// let ids = tokenizer.encode("a photo of a cat")   // [49406, 320, 1125, 539, 320, 2368, 49407]
+/// ```
+public final class CLIPTokenizer: Sendable {
+    /// `<start_of_text>`
+    public let startOfText: Int
+    /// `<end_of_text>`
+    public let endOfText: Int
+    /// Tokens per sequence including both special tokens.
+    public let contextLength: Int
+    /// The BPE vocabulary.
+    public let bpe: BytePairEncoder
+    let cleaner: TextCleaner
+    let preTokenizer: PreTokenizer
+
+    private static let sharedResult: Result<CLIPTokenizer, Error> = Result { try CLIPTokenizer() }
+
+    /// The tokenizer built from the bundled vocabulary, created once per process.
+    ///
+    /// ```swift
+    /// let tok = try CLIPTokenizer.shared()
+    /// ```
+    public static func shared() throws -> CLIPTokenizer { try sharedResult.get() }
+
+    /// Builds a tokenizer from the bundled resources (prefer ``shared()``; this parses ~1.6 MB of merges).
+    ///
+    /// ```swift
+    /// let tok = try CLIPTokenizer(contextLength: 77)
+    /// ```
+    public init(contextLength: Int = 77) throws {
+        let merges = try gunzip(try TokenizerResources.data("bpe_simple_vocab_16e6.txt", "gz"))
+        guard let text = String(validating: merges, as: UTF8.self) else {
+            throw TokenizerError.corruptResource("bpe_simple_vocab_16e6.txt.gz is not UTF-8")
+        }
+        let specials = ["<start_of_text>", "<end_of_text>"]
+        bpe = try BytePairEncoder(mergesText: text, specialTokens: specials)
+        let tablesJSON: JSONValue
+        do { tablesJSON = try JSONValue.parse(try TokenizerResources.data("text-tables", "json")) } catch {
+            throw TokenizerError.corruptResource("text-tables.json: \(error)")
+        }
+        let tables = TextTables(json: tablesJSON)
+        cleaner = TextCleaner(tables: tables)
+        guard let sot = bpe.id(of: specials[0]), let eot = bpe.id(of: specials[1]) else {
+            throw TokenizerError.corruptResource("special tokens missing from the vocabulary")
+        }
+        startOfText = sot
+        endOfText = eot
+        preTokenizer = PreTokenizer(tables: tables, specials: specials.enumerated().map {
+            (Array($0.element.unicodeScalars), [sot, eot][$0.offset])
+        })
+        self.contextLength = max(2, contextLength)
+    }
+
+    /// The cleaned text the BPE sees: ftfy-style fixes, HTML unescaped twice, whitespace collapsed, lowercased.
+    ///
+    /// ```swift
+    /// tokenizer.clean("  Caf&eacute;\tＣＬＩＰ ")   // "café clip"
+    /// ```
+    public func clean(_ text: String) -> String {
+        var s = String.UnicodeScalarView()
+        s.append(contentsOf: cleaner.clean(Array(text.unicodeScalars)))
+        return String(s)
+    }
+
+    /// BPE ids of `text` without special tokens and without truncation.
+    ///
+    /// ```swift
+    /// tokenizer.tokens("hello world")   // [3306, 1002]
+    /// ```
+    public func tokens(_ text: String) -> [Int] {
+        var ids: [Int] = []
+        for piece in preTokenizer.split(cleaner.clean(Array(text.unicodeScalars))) {
+            switch piece {
+            case .special(let id): ids.append(id)
+            case .word(let scalars):
+                var word = String.UnicodeScalarView()
+                word.append(contentsOf: scalars)
+                ids.append(contentsOf: bpe.encode(word: Array(String(word).utf8)))
+            }
+        }
+        return ids
+    }
+
+    /// `[<start_of_text>] + tokens + [<end_of_text>]`, truncated to `contextLength` with the last kept slot
+    /// forced to `<end_of_text>` (open_clip's behaviour). Never throws: any string has a tokenization.
+    ///
+    /// ```swift
+    /// let ids = tokenizer.encode("This is a photo of a dog.")
+    /// ```
+    public func encode(_ text: String) -> [Int] {
+        var ids = [startOfText] + tokens(text) + [endOfText]
+        if ids.count > contextLength {
+            ids.removeLast(ids.count - contextLength)
+            ids[contextLength - 1] = endOfText
+        }
+        return ids
+    }
+
+    /// ``encode(_:)`` for several texts, in order.
+    ///
+    /// ```swift
+    /// let batch = tokenizer.encode(["a cat", "a dog"])
+    /// ```
+    public func encode(_ texts: [String]) -> [[Int]] { texts.map { encode($0) } }
+}

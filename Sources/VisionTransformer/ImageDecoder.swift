@@ -1,0 +1,217 @@
+// Image decoding with stb_image (JPEG, PNG, BMP, GIF first frame, TGA) behind size checks, plus JPEG EXIF
+// orientation, producing RGB8 as PIL's `convert("RGB")` would (alpha dropped, gray replicated).
+
+import CLIPCore
+import CSTBImage
+
+/// Decodes encoded images to ``RGBImage`` with limits that are checked before any large allocation.
+///
+/// ```swift
+/// let decoder = ImageDecoder()
+/// let image = try decoder.decode(path: "cat.jpg")
+/// print(image.width, image.height)
+/// ```
+public struct ImageDecoder: Sendable {
+    /// The largest accepted image in pixels (PIL's `MAX_IMAGE_PIXELS`).
+    public var maxPixels: Int
+    /// The largest accepted encoded size in bytes.
+    public var maxBytes: Int
+
+    /// Creates a decoder with the given limits (defaults: 89,478,485 pixels, 256 MiB).
+    ///
+    /// ```swift
+    /// let strict = ImageDecoder(maxPixels: 4_000_000, maxBytes: 10 << 20)
+    /// ```
+    public init(maxPixels: Int = 89_478_485, maxBytes: Int = 256 << 20) {
+        self.maxPixels = maxPixels
+        self.maxBytes = maxBytes
+    }
+
+    /// Reads and decodes an image file.
+    ///
+    /// ```swift
+    /// let img = try ImageDecoder().decode(path: "photo.png")
+    /// ```
+    public func decode(path: String) throws -> RGBImage {
+        let bytes: [UInt8]
+        do { bytes = try readFile(path, limit: maxBytes) } catch let e as FileReadError {
+            throw ImageError.unreadable(path: path, reason: e.reason)
+        }
+        return try decode(bytes)
+    }
+
+    /// Decodes an encoded image held in memory, applying the JPEG EXIF orientation.
+    ///
+    /// ```swift
+    /// let img = try ImageDecoder().decode(Array(jpegData))
+    /// ```
+    public func decode(_ bytes: [UInt8]) throws -> RGBImage {
+        guard !bytes.isEmpty else { throw ImageError.emptyData }
+        guard bytes.count <= maxBytes else { throw ImageError.tooManyBytes(size: bytes.count, limit: maxBytes) }
+        guard bytes.count <= Int(Int32.max) else { throw ImageError.tooManyBytes(size: bytes.count, limit: Int(Int32.max)) }
+        if let foreign = ImageDecoder.foreignFormat(bytes) { throw ImageError.unsupportedFormat(foreign) }
+        return try bytes.withUnsafeBufferPointer { buf -> RGBImage in
+            var w: Int32 = 0, h: Int32 = 0, comp: Int32 = 0
+            // Header only: refuse absurd sizes before stb allocates anything.
+            guard stbi_info_from_memory(buf.baseAddress, Int32(buf.count), &w, &h, &comp) == 1 else {
+                throw ImageError.unsupportedFormat(ImageDecoder.stbReason() ?? "unrecognised data")
+            }
+            guard w > 0, h > 0 else { throw ImageError.emptyImage(width: Int(w), height: Int(h)) }
+            guard Int(w) * Int(h) <= maxPixels else {
+                throw ImageError.tooManyPixels(width: Int(w), height: Int(h), limit: maxPixels)
+            }
+            let isPNG = buf.count >= 8 && buf[0] == 0x89 && buf[1] == 0x50 && buf[2] == 0x4E && buf[3] == 0x47
+            let isGIF = buf.count >= 3 && buf[0] == 0x47 && buf[1] == 0x49 && buf[2] == 0x46
+            let image: RGBImage
+            if isPNG && comp == 1 && stbi_is_16_bit_from_memory(buf.baseAddress, Int32(buf.count)) == 1 {
+                image = try decodeGray16(buf)
+            } else if isGIF || (isPNG && (comp == 1 || comp == 3)) {
+                // A GIF transparent index or a PNG tRNS colour key: PIL keeps it as "transparency" and
+                // transformers' convert_to_rgb composites those pixels onto white.
+                image = try decodeRGB(buf, keyedTransparencyToWhite: true)
+            } else {
+                image = try decodeRGB(buf, keyedTransparencyToWhite: false)
+            }
+            let orientation = isPNG ? EXIF.orientation(png: buf) : EXIF.orientation(jpeg: buf)
+            return image.applyingEXIFOrientation(orientation)
+        }
+    }
+
+    /// 8-bit RGB via stb_image; with `keyedTransparencyToWhite`, pixels whose alpha is 0 become white.
+    private func decodeRGB(_ buf: UnsafeBufferPointer<UInt8>, keyedTransparencyToWhite: Bool) throws -> RGBImage {
+        var w: Int32 = 0, h: Int32 = 0, comp: Int32 = 0
+        let channels: Int32 = keyedTransparencyToWhite ? 4 : 3
+        guard let data = stbi_load_from_memory(buf.baseAddress, Int32(buf.count), &w, &h, &comp, channels) else {
+            throw ImageError.corrupt(reason: ImageDecoder.stbReason() ?? "unknown error")
+        }
+        defer { stbi_image_free(data) }
+        guard w > 0, h > 0, Int(w) * Int(h) <= maxPixels else {
+            throw ImageError.tooManyPixels(width: Int(w), height: Int(h), limit: maxPixels)
+        }
+        let n = Int(w) * Int(h)
+        if !keyedTransparencyToWhite {
+            return RGBImage(uncheckedWidth: Int(w), height: Int(h), pixels: Array(UnsafeBufferPointer(start: data, count: n * 3)))
+        }
+        var pixels = [UInt8](repeating: 0, count: n * 3)
+        for i in 0..<n {
+            let transparent = data[i * 4 + 3] == 0
+            for c in 0..<3 { pixels[i * 3 + c] = transparent ? 255 : data[i * 4 + c] }
+        }
+        return RGBImage(uncheckedWidth: Int(w), height: Int(h), pixels: pixels)
+    }
+
+    /// 16-bit grayscale PNG as PIL converts it: mode I;16 → RGB clamps each value to 255 (it does not scale).
+    private func decodeGray16(_ buf: UnsafeBufferPointer<UInt8>) throws -> RGBImage {
+        var w: Int32 = 0, h: Int32 = 0, comp: Int32 = 0
+        guard let data = stbi_load_16_from_memory(buf.baseAddress, Int32(buf.count), &w, &h, &comp, 1) else {
+            throw ImageError.corrupt(reason: ImageDecoder.stbReason() ?? "unknown error")
+        }
+        defer { stbi_image_free(data) }
+        guard w > 0, h > 0, Int(w) * Int(h) <= maxPixels else {
+            throw ImageError.tooManyPixels(width: Int(w), height: Int(h), limit: maxPixels)
+        }
+        let n = Int(w) * Int(h)
+        var pixels = [UInt8](repeating: 0, count: n * 3)
+        for i in 0..<n {
+            let v = UInt8(min(Int(data[i]), 255))
+            pixels[i * 3] = v; pixels[i * 3 + 1] = v; pixels[i * 3 + 2] = v
+        }
+        return RGBImage(uncheckedWidth: Int(w), height: Int(h), pixels: pixels)
+    }
+
+    private static func stbReason() -> String? {
+        guard let r = stbi_failure_reason() else { return nil }
+        return String(cString: r)
+    }
+
+    /// Names formats stb_image cannot read, so the error says what the file is.
+    static func foreignFormat(_ b: [UInt8]) -> String? {
+        func at(_ i: Int, _ s: String) -> Bool {
+            let u = Array(s.utf8)
+            return b.count >= i + u.count && Array(b[i..<(i + u.count)]) == u
+        }
+        if at(0, "RIFF") && at(8, "WEBP") { return "WebP" }
+        if b.count >= 4 && ((b[0] == 0x49 && b[1] == 0x49 && b[2] == 0x2A && b[3] == 0) ||
+                            (b[0] == 0x4D && b[1] == 0x4D && b[2] == 0 && b[3] == 0x2A)) { return "TIFF" }
+        if at(4, "ftyp") {
+            if at(8, "avif") || at(8, "avis") { return "AVIF" }
+            if at(8, "heic") || at(8, "heix") || at(8, "mif1") || at(8, "msf1") || at(8, "hevc") { return "HEIC" }
+            return "ISO media (ftyp)"
+        }
+        if at(0, "%PDF") { return "PDF" }
+        if at(0, "<svg") || at(0, "<?xml") { return "SVG/XML" }
+        if b.count >= 4 && b[0] == 0 && b[1] == 0 && b[2] == 1 && b[3] == 0 { return "ICO" }
+        return nil
+    }
+}
+
+/// Minimal EXIF reader: the orientation tag (0x0112) of IFD0 in a JPEG's APP1 segment.
+enum EXIF {
+    /// The orientation (1…8), or 1 when absent, malformed or not a JPEG. Every read is bounds-checked.
+    static func orientation(jpeg b: UnsafeBufferPointer<UInt8>) -> Int {
+        guard b.count > 4, b[0] == 0xFF, b[1] == 0xD8 else { return 1 }
+        var i = 2
+        while i + 4 <= b.count {
+            guard b[i] == 0xFF else { return 1 }
+            let marker = b[i + 1]
+            if marker == 0xFF { i += 1; continue }                       // fill byte
+            if marker == 0xD8 || (0xD0...0xD7).contains(marker) || marker == 0x01 { i += 2; continue }
+            if marker == 0xDA || marker == 0xD9 { return 1 }             // image data starts: no EXIF before it
+            let len = Int(b[i + 2]) << 8 | Int(b[i + 3])
+            guard len >= 2, i + 2 + len <= b.count else { return 1 }
+            if marker == 0xE1, len >= 8 {
+                let s = i + 4
+                if b[s] == 0x45, b[s + 1] == 0x78, b[s + 2] == 0x69, b[s + 3] == 0x66, b[s + 4] == 0, b[s + 5] == 0,
+                   let o = tiffOrientation(b, start: s + 6, end: i + 2 + len) {
+                    return o
+                }
+            }
+            i += 2 + len
+        }
+        return 1
+    }
+
+    /// The orientation from a PNG `eXIf` chunk, or 1. Every read is bounds-checked.
+    static func orientation(png b: UnsafeBufferPointer<UInt8>) -> Int {
+        var i = 8
+        while i + 12 <= b.count {
+            let len = Int(b[i]) << 24 | Int(b[i + 1]) << 16 | Int(b[i + 2]) << 8 | Int(b[i + 3])
+            guard len >= 0, len <= b.count - i - 12 else { return 1 }
+            let type = (b[i + 4], b[i + 5], b[i + 6], b[i + 7])
+            if type == (0x65, 0x58, 0x49, 0x66) {   // "eXIf"
+                return tiffOrientation(b, start: i + 8, end: i + 8 + len) ?? 1
+            }
+            if type == (0x49, 0x45, 0x4E, 0x44) { return 1 }   // "IEND"
+            i += 12 + len
+        }
+        return 1
+    }
+
+    private static func tiffOrientation(_ b: UnsafeBufferPointer<UInt8>, start: Int, end: Int) -> Int? {
+        guard end - start >= 8 else { return nil }
+        let little: Bool
+        if b[start] == 0x49 && b[start + 1] == 0x49 { little = true }
+        else if b[start] == 0x4D && b[start + 1] == 0x4D { little = false }
+        else { return nil }
+        func u16(_ o: Int) -> Int? {
+            guard o >= start, o + 2 <= end else { return nil }
+            return little ? Int(b[o]) | Int(b[o + 1]) << 8 : Int(b[o]) << 8 | Int(b[o + 1])
+        }
+        func u32(_ o: Int) -> Int? {
+            guard let a = u16(o), let c = u16(o + 2) else { return nil }
+            return little ? a | c << 16 : a << 16 | c
+        }
+        guard u16(start + 2) == 42, let ifd = u32(start + 4), ifd < end - start else { return nil }
+        let ifdStart = start + ifd
+        guard let n = u16(ifdStart) else { return nil }
+        for e in 0..<n {
+            let entry = ifdStart + 2 + e * 12
+            guard let tag = u16(entry) else { return nil }
+            if tag == 0x0112 {
+                guard let type = u16(entry + 2), type == 3, let v = u16(entry + 8) else { return nil }
+                return (1...8).contains(v) ? v : nil
+            }
+        }
+        return nil
+    }
+}

@@ -1,0 +1,200 @@
+// The CLIP vision tower, mirroring transformers' CLIPVisionEmbeddings, CLIPVisionTransformer and the
+// `visual_projection` of CLIPModel. pixel_values: (B, 3, S, S) -> image_embeds: (B, P).
+
+import CLIPCore
+import Tensor
+
+/// `vision_model.embeddings`: patch embedding (a stride-P conv as a matmul), class token, positions.
+public struct CLIPVisionEmbeddings: Sendable {
+    /// `[C]`
+    public let classEmbedding: Parameter
+    /// `[C, 3·P·P]`, the conv weight flattened at load (see `LoadTimeLayout.patchConvToMatrix`).
+    public let patchEmbedding: Parameter
+    /// `[numPositions, C]`
+    public let positionEmbedding: Parameter
+    public let config: CLIPVisionConfig
+
+    /// Loads `class_embedding`, `patch_embedding.weight`, `position_embedding.weight`.
+    ///
+    /// ```swift
+    /// let emb = try CLIPVisionEmbeddings(root.scoped("vision_model.embeddings"), config: config.vision)
+    /// ```
+    public init(_ reader: WeightReader, config: CLIPVisionConfig) throws {
+        let c = config.hiddenSize, p = config.patchSize
+        self.config = config
+        classEmbedding = Parameter(try reader.tensor("class_embedding", shape: [c]))
+        patchEmbedding = try LoadTimeLayout.patchConvToMatrix(
+            try reader.tensor("patch_embedding.weight", shape: [c, config.numChannels, p, p]))
+        positionEmbedding = Parameter(try reader.tensor("position_embedding.weight", shape: [config.numPositions, c]))
+    }
+
+    /// Writes the embeddings of `batch` images into `out` (`batch·T × C`, T = patches + 1).
+    func forward(_ pixels: UnsafePointer<Float>, batch: Int, out: UnsafeMutablePointer<Float>) {
+        let c = config.hiddenSize, p = config.patchSize, s = config.imageSize, g = config.gridSize
+        let ch = config.numChannels
+        let t = config.numPositions
+        let patchLen = ch * p * p
+        // Unfold patches in (channel, row, column) order, the conv weight's memory order: (B·G², 3·P·P).
+        var patches = [Float](repeating: 0, count: batch * g * g * patchLen)
+        patches.withUnsafeMutableBufferPointer { dst in
+            for b in 0..<batch {
+                let img = pixels + b * ch * s * s
+                for gy in 0..<g {
+                    for gx in 0..<g {
+                        var d = dst.baseAddress! + ((b * g + gy) * g + gx) * patchLen
+                        for cc in 0..<ch {
+                            for py in 0..<p {
+                                let row = img + cc * s * s + (gy * p + py) * s + gx * p
+                                d.update(from: row, count: p)
+                                d += p
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        // patch_embeds (B·G², C) = patches · Wᵀ, written straight into token rows 1…G² of each image.
+        patches.withUnsafeBufferPointer { src in
+            for b in 0..<batch {
+                linear(src.baseAddress! + b * g * g * patchLen, rows: g * g, inFeatures: patchLen,
+                       weight: patchEmbedding.pointer, outFeatures: c, bias: nil, out: out + (b * t + 1) * c)
+                // token 0 = class_embedding; then + position_embedding for all T tokens
+                (out + b * t * c).update(from: classEmbedding.pointer, count: c)
+                addInPlace(out + b * t * c, positionEmbedding.pointer, count: t * c)
+            }
+        }
+    }
+}
+
+/// The result of a vision forward pass with its intermediate stages (for checks against transformers).
+public struct VisionOutput: Sendable {
+    /// `(B, T, C)` embeddings before `pre_layrnorm`.
+    public var embeddings: Tensor
+    /// HF's `hidden_states`: index 0 after `pre_layrnorm`, then one per layer, each `(B, T, C)`. Empty unless asked.
+    public var hiddenStates: [Tensor]
+    /// `(B, C)` `post_layernorm` of the class token (HF `pooler_output`).
+    public var pooled: Tensor
+    /// `(B, P)` projected features (`get_image_features`).
+    public var imageEmbeds: Tensor
+}
+
+/// The vision tower with its projection (transformers' `CLIPVisionModelWithProjection` inside `CLIPModel`).
+///
+/// ```swift
+/// let vision = try VisionTransformer(directory: "Weights/demo")
+/// let pixels = vision.preprocessor(try ImageDecoder().decode(path: "cat.jpg"))
+/// let features = try vision.imageFeatures(pixels, batch: 1)   // (1, projection_dim)
+/// ```
+public struct VisionTransformer: Sendable {
+    public let config: CLIPVisionConfig
+    public let embeddings: CLIPVisionEmbeddings
+    public let preLayrnorm: LayerNormWeights
+    public let encoder: CLIPEncoder
+    public let postLayernorm: LayerNormWeights
+    /// `visual_projection.weight`, `[P, C]`, no bias.
+    public let visualProjection: LinearWeights
+    /// The image preprocessing this checkpoint expects.
+    public let preprocessor: ImagePreprocessor
+
+    /// Loads the tower from a root-scoped reader over a CLIP checkpoint (`vision_model.*`, `visual_projection.*`).
+    ///
+    /// ```swift
+    /// let vision = try VisionTransformer(weights: root, config: config.vision, projectionDim: config.projectionDim)
+    /// ```
+    public init(weights root: WeightReader, config: CLIPVisionConfig, projectionDim: Int,
+                preprocessor: ImagePreprocessor? = nil) throws {
+        self.config = config
+        let vm = root.scoped("vision_model")
+        vm.ignore("embeddings.position_ids")
+        embeddings = try CLIPVisionEmbeddings(vm.scoped("embeddings"), config: config)
+        preLayrnorm = try LayerNormWeights(vm.scoped("pre_layrnorm"), size: config.hiddenSize, eps: config.layerNormEps)
+        encoder = try CLIPEncoder(vm.scoped("encoder"), config: config.encoder)
+        postLayernorm = try LayerNormWeights(vm.scoped("post_layernorm"), size: config.hiddenSize, eps: config.layerNormEps)
+        visualProjection = try LinearWeights(root.scoped("visual_projection"), inFeatures: config.hiddenSize,
+                                             outFeatures: projectionDim, bias: false)
+        self.preprocessor = preprocessor ?? ImagePreprocessor(size: config.imageSize)
+    }
+
+    /// Loads the tower from a Hugging Face directory (`config.json`, `model.safetensors`, optional
+    /// `preprocessor_config.json`), rejecting unexpected `vision_model.*` tensors.
+    ///
+    /// ```swift
+    /// let vision = try VisionTransformer(directory: "/models/clip-vit-base-patch32")
+    /// ```
+    public init(directory: String) throws {
+        let config = try CLIPConfig(contentsOf: directory + "/config.json")
+        let root = WeightReader(file: try SafeTensorsFile(path: directory + "/model.safetensors"))
+        let prePath = directory + "/preprocessor_config.json"
+        let pre: ImagePreprocessor? = fileExists(prePath) ? try ImagePreprocessor(contentsOf: prePath) : nil
+        try self.init(weights: root, config: config.vision, projectionDim: config.projectionDim, preprocessor: pre)
+        try root.checkAllConsumed(under: ["vision_model.", "visual_projection."])
+    }
+
+    /// Projected image features (`get_image_features`) for `batch` images of preprocessed pixels.
+    ///
+    /// ```swift
+    /// let f = try vision.imageFeatures(pixels, batch: 2)   // Tensor (2, 512)
+    /// ```
+    /// - Throws: ``TensorError/shapeMismatch(expected:actual:)`` if `pixels` is not `batch·3·S·S` floats.
+    public func imageFeatures(_ pixels: [Float], batch: Int) throws -> Tensor {
+        try forward(pixels, batch: batch, keepHiddenStates: false).imageEmbeds
+    }
+
+    /// The full forward pass with intermediate stages.
+    ///
+    /// ```swift
+    /// let out = try vision.forward(pixels, batch: 1, keepHiddenStates: true)
+    /// print(out.hiddenStates.count)   // layers + 1
+    /// ```
+    public func forward(_ pixels: [Float], batch: Int, keepHiddenStates: Bool = false) throws -> VisionOutput {
+        let c = config.hiddenSize, t = config.numPositions, s = config.imageSize
+        let expected = [batch, config.numChannels, s, s]
+        guard batch >= 0, pixels.count == batch * config.numChannels * s * s else {
+            throw TensorError.shapeMismatch(expected: expected, actual: [pixels.count])
+        }
+        // embeddings (B·T, C)
+        var emb = [Float](repeating: 0, count: batch * t * c)
+        pixels.withUnsafeBufferPointer { px in
+            emb.withUnsafeMutableBufferPointer { e in embeddings.forward(px.baseAddress!, batch: batch, out: e.baseAddress!) }
+        }
+        // hidden = pre_layrnorm(embeddings)
+        var hidden = [Float](repeating: 0, count: batch * t * c)
+        emb.withUnsafeBufferPointer { e in
+            hidden.withUnsafeMutableBufferPointer { h in preLayrnorm(e.baseAddress!, rows: batch * t, out: h.baseAddress!) }
+        }
+        var states: [Tensor] = []
+        if keepHiddenStates { states.append(Tensor(computedShape: [batch, t, c], storage: hidden)) }
+        // encoder: every image is its own sequence of T tokens, no mask
+        let sequences = (0..<batch).map { ($0 * t)..<(($0 + 1) * t) }
+        encoder.forward(&hidden, sequences: sequences, causal: false, observe: keepHiddenStates ? { _, h in
+            states.append(Tensor(computedShape: [batch, t, c], storage: Array(h)))
+        } : nil)
+        // pooled = post_layernorm(hidden[:, 0])                              (B, C)
+        var cls = [Float](repeating: 0, count: batch * c)
+        for b in 0..<batch { cls.replaceSubrange((b * c)..<((b + 1) * c), with: hidden[(b * t * c)..<(b * t * c + c)]) }
+        var pooled = [Float](repeating: 0, count: batch * c)
+        cls.withUnsafeBufferPointer { x in
+            pooled.withUnsafeMutableBufferPointer { y in postLayernorm(x.baseAddress!, rows: batch, out: y.baseAddress!) }
+        }
+        // image_embeds = visual_projection(pooled)                            (B, P)
+        let pdim = visualProjection.outFeatures
+        var projected = [Float](repeating: 0, count: batch * pdim)
+        pooled.withUnsafeBufferPointer { x in
+            projected.withUnsafeMutableBufferPointer { y in visualProjection(x.baseAddress!, rows: batch, out: y.baseAddress!) }
+        }
+        return VisionOutput(
+            embeddings: Tensor(computedShape: [batch, t, c], storage: emb), hiddenStates: states,
+            pooled: Tensor(computedShape: [batch, c], storage: pooled), imageEmbeds: Tensor(computedShape: [batch, pdim], storage: projected))
+    }
+}
+
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Whether a regular file exists at `path`.
+func fileExists(_ path: String) -> Bool {
+    var st = stat()
+    return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG
+}
