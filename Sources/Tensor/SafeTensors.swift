@@ -235,6 +235,20 @@ public final class SafeTensorsFile: @unchecked Sendable {
         return (0..<info.count).map { src.loadUnaligned(fromByteOffset: 8 * $0, as: Int64.self) }
     }
 
+    /// The tensor's raw bytes for U8 data (e.g. image fixtures).
+    ///
+    /// ```swift
+    /// let pixels = try file.uint8s("photo.jpg")
+    /// ```
+    public func uint8s(_ key: String) throws -> [UInt8] {
+        let info = try info(key)
+        guard info.dtype == .u8 else {
+            throw SafeTensorsError.unsupportedDType(path: path, key: key, dtype: info.dtype.rawValue, wanted: "U8")
+        }
+        let src = (base + dataStart + info.dataOffsets.lowerBound).assumingMemoryBound(to: UInt8.self)
+        return Array(UnsafeBufferPointer(start: src, count: info.count))
+    }
+
     /// Tells the kernel that a tensor's mapped pages will not be read again, so they leave the resident set.
     /// Loaders call this after converting a tensor, keeping peak RSS close to one copy of the weights.
     ///

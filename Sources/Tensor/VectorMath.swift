@@ -3,7 +3,7 @@
 
 /// Lane-wise `exp` for `SIMD8<Float>` (Cephes-style range reduction + degree-6 polynomial, ~2 ulp).
 ///
-/// Inputs above 88.72 give `+inf`, below -87.33 give 0, NaN stays NaN.
+/// Inputs above 88.72 give `+inf`, below -103.97 give 0 (subnormal results in between), NaN stays NaN.
 /// ```swift
 /// let y = vexp(SIMD8<Float>(repeating: 1))   // ≈ 2.7182817 in every lane
 /// ```
@@ -12,8 +12,8 @@ public func vexp(_ x: SIMD8<Float>) -> SIMD8<Float> {
     let log2e: Float = 1.44269504088896341
     let c1: Float = 0.693359375       // ln 2, high part
     let c2: Float = -2.12194440e-4    // ln 2, low part
-    // Clamp into the range where 2^n is a normal float; NaN passes through pointwiseMin/Max unchanged.
-    let xc = x.replacing(with: 88.0, where: x .> 88.0).replacing(with: -87.0, where: x .< -87.0)
+    // Clamp to where the result is finite or subnormal; NaN compares false and passes through unchanged.
+    let xc = x.replacing(with: 88.8, where: x .> 88.8).replacing(with: -104, where: x .< -104)
     // n = round(x / ln 2) via the 1.5·2^23 magic-number trick (no float→int conversion that could trap on NaN).
     let magic: Float = 12582912.0
     let t = xc * log2e + magic
@@ -28,15 +28,18 @@ public func vexp(_ x: SIMD8<Float>) -> SIMD8<Float> {
     p = p * r + 5.0000001201e-1
     let r2 = r * r
     let poly = p * r2 + r + 1
-    // 2^n: the integer n sits in the low mantissa bits of t.
+    // 2^n as two normal factors 2^(n/2)·2^(n−n/2), so n from −150 to 128 needs no special case.
+    // The integer n sits in the low mantissa bits of t.
     let tBits = unsafeBitCast(t, to: SIMD8<Int32>.self)
     let magicBits = Int32(bitPattern: magic.bitPattern)
     let nInt = tBits &- magicBits
-    let scale = unsafeBitCast((nInt &+ 127) &<< 23, to: SIMD8<Float>.self)
-    var y = poly * scale
-    // Finish the tails exactly like libm: overflow to inf, underflow to 0.
-    y.replace(with: .infinity, where: x .> 88.72283)
-    y.replace(with: 0, where: x .< -87.33654)
+    let half = nInt &>> 1
+    let scale1 = unsafeBitCast((half &+ 127) &<< 23, to: SIMD8<Float>.self)
+    let scale2 = unsafeBitCast((nInt &- half &+ 127) &<< 23, to: SIMD8<Float>.self)
+    var y = poly * scale1 * scale2
+    // The tails as libm gives them: overflow to inf, full underflow to 0.
+    y.replace(with: .infinity, where: x .> 88.72284)
+    y.replace(with: 0, where: x .< -103.972)
     return y
 }
 

@@ -65,8 +65,9 @@ public struct ImageDecoder: Sendable {
             let image: RGBImage
             if isPNG && comp == 1 && stbi_is_16_bit_from_memory(buf.baseAddress, Int32(buf.count)) == 1 {
                 image = try decodeGray16(buf)
-            } else if isGIF || (isPNG && (comp == 1 || comp == 3)) {
-                // A GIF transparent index or a PNG tRNS colour key: PIL keeps it as "transparency" and
+            } else if isGIF || (isPNG && (comp == 1 || comp == 3)) || (isPNG && PNGChunks.hasSimplePaletteTransparency(buf)) {
+                // A GIF transparent index, a PNG tRNS colour key, or a palette whose tRNS has exactly one fully
+                // transparent entry (the rest opaque): PIL keeps these as a "transparency" colour and
                 // transformers' convert_to_rgb composites those pixels onto white.
                 image = try decodeRGB(buf, keyedTransparencyToWhite: true)
             } else {
@@ -145,6 +146,34 @@ public struct ImageDecoder: Sendable {
     }
 }
 
+/// PNG chunk inspection for the cases where PIL's behaviour depends on chunk contents.
+enum PNGChunks {
+    /// Calls `body(type, dataRange)` for each chunk until it returns false or IEND; bounds-checked.
+    static func forEach(_ b: UnsafeBufferPointer<UInt8>, _ body: (String, Range<Int>) -> Bool) {
+        var i = 8
+        while i + 12 <= b.count {
+            let len = Int(b[i]) << 24 | Int(b[i + 1]) << 16 | Int(b[i + 2]) << 8 | Int(b[i + 3])
+            guard len <= b.count - i - 12 else { return }
+            let type = String(decoding: b[(i + 4)..<(i + 8)], as: UTF8.self)
+            if !body(type, (i + 8)..<(i + 8 + len)) || type == "IEND" { return }
+            i += 12 + len
+        }
+    }
+
+    /// A palette image (colour type 3) whose tRNS is `^\xff*\x00\xff*$`: Pillow's "simple palette" case.
+    static func hasSimplePaletteTransparency(_ b: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard b.count > 25, b[25] == 3 else { return false }   // IHDR colour type
+        var simple = false
+        forEach(b) { type, range in
+            guard type == "tRNS" else { return type != "IDAT" }
+            let alpha = Array(b[range])
+            simple = alpha.filter { $0 == 0 }.count == 1 && alpha.allSatisfy { $0 == 0 || $0 == 255 }
+            return false
+        }
+        return simple
+    }
+}
+
 /// Minimal EXIF reader: the orientation tag (0x0112) of IFD0 in a JPEG's APP1 segment.
 enum EXIF {
     /// The orientation (1…8), or 1 when absent, malformed or not a JPEG. Every read is bounds-checked.
@@ -173,18 +202,13 @@ enum EXIF {
 
     /// The orientation from a PNG `eXIf` chunk, or 1. Every read is bounds-checked.
     static func orientation(png b: UnsafeBufferPointer<UInt8>) -> Int {
-        var i = 8
-        while i + 12 <= b.count {
-            let len = Int(b[i]) << 24 | Int(b[i + 1]) << 16 | Int(b[i + 2]) << 8 | Int(b[i + 3])
-            guard len >= 0, len <= b.count - i - 12 else { return 1 }
-            let type = (b[i + 4], b[i + 5], b[i + 6], b[i + 7])
-            if type == (0x65, 0x58, 0x49, 0x66) {   // "eXIf"
-                return tiffOrientation(b, start: i + 8, end: i + 8 + len) ?? 1
-            }
-            if type == (0x49, 0x45, 0x4E, 0x44) { return 1 }   // "IEND"
-            i += 12 + len
+        var result = 1
+        PNGChunks.forEach(b) { type, range in
+            guard type == "eXIf" else { return true }
+            result = tiffOrientation(b, start: range.lowerBound, end: range.upperBound) ?? 1
+            return false
         }
-        return 1
+        return result
     }
 
     private static func tiffOrientation(_ b: UnsafeBufferPointer<UInt8>, start: Int, end: Int) -> Int? {
