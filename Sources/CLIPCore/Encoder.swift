@@ -26,33 +26,56 @@ public struct LayerNormWeights: Sendable {
     }
 }
 
-/// `torch.nn.Linear` weights in HF `[out, in]` layout.
+/// `torch.nn.Linear` weights in HF `[out, in]` layout, prepared for the selected matmul backend.
 public struct LinearWeights: Sendable {
-    public let weight: Parameter
+    /// The weight as stored (kept for the BLAS backend only).
+    public let weight: Parameter?
+    /// The weight packed into panels (packed backends only).
+    public let packed: PackedWeight?
     public let bias: Parameter?
-    public var outFeatures: Int { weight.shape[0] }
-    public var inFeatures: Int { weight.shape[1] }
+    public let outFeatures: Int
+    public let inFeatures: Int
+    public let backend: MatmulBackend
 
     /// Loads `weight` `[out, in]` and, when `bias` is true, `bias` `[out]`.
     ///
     /// ```swift
     /// let fc1 = try LinearWeights(reader.scoped("fc1"), inFeatures: 768, outFeatures: 3072)
     /// ```
-    public init(_ reader: WeightReader, inFeatures: Int, outFeatures: Int, bias: Bool = true) throws {
-        weight = Parameter(try reader.tensor("weight", shape: [outFeatures, inFeatures]))
-        self.bias = bias ? Parameter(try reader.tensor("bias", shape: [outFeatures])) : nil
+    public init(_ reader: WeightReader, inFeatures: Int, outFeatures: Int, bias: Bool = true,
+                backend: MatmulBackend = .selected) throws {
+        let w = try reader.tensor("weight", shape: [outFeatures, inFeatures])
+        let b = bias ? Parameter(try reader.tensor("bias", shape: [outFeatures])) : nil
+        self.init(weight: Parameter(w), bias: b, backend: backend)
     }
 
-    /// Wraps already prepared parameters (used by load-time fusion).
-    public init(weight: Parameter, bias: Parameter?) {
-        self.weight = weight
+    /// Prepares an already loaded `[out, in]` weight for `backend` (packing it if needed).
+    public init(weight: Parameter, bias: Parameter?, backend: MatmulBackend = .selected) {
+        outFeatures = weight.shape[0]
+        inFeatures = weight.shape.count > 1 ? weight.shape[1] : 1
         self.bias = bias
+        self.backend = backend
+        switch backend {
+        case .blas:
+            self.weight = weight
+            packed = nil
+        case .packed:
+            self.weight = nil
+            packed = LoadTimeLayout.pack(weight)
+        }
     }
 
     /// `out = x · Wᵀ + b` for `rows` rows.
     public func callAsFunction(_ x: UnsafePointer<Float>, rows: Int, out: UnsafeMutablePointer<Float>) {
-        linear(x, rows: rows, inFeatures: inFeatures, weight: weight.pointer, outFeatures: outFeatures,
-               bias: bias?.pointer, out: out)
+        switch backend {
+        case .packed(let kernel):
+            if let packed { packedLinear(x, rows: rows, packed: packed, bias: bias?.pointer, out: out, kernel: kernel) }
+        case .blas:
+            if let weight {
+                linear(x, rows: rows, inFeatures: inFeatures, weight: weight.pointer, outFeatures: outFeatures,
+                       bias: bias?.pointer, out: out)
+            }
+        }
     }
 }
 
@@ -70,14 +93,14 @@ public struct CLIPAttention: Sendable {
     /// ```swift
     /// let attn = try CLIPAttention(layer.scoped("self_attn"), config: config.vision.encoder)
     /// ```
-    public init(_ reader: WeightReader, config: EncoderConfig) throws {
+    public init(_ reader: WeightReader, config: EncoderConfig, backend: MatmulBackend = .selected) throws {
         let c = config.hiddenSize
         func load(_ name: String) throws -> (Tensor, Tensor) {
             (try reader.tensor(name + ".weight", shape: [c, c]), try reader.tensor(name + ".bias", shape: [c]))
         }
         let (w, b) = LoadTimeLayout.fuseQKV(q: try load("q_proj"), k: try load("k_proj"), v: try load("v_proj"))
-        qkv = LinearWeights(weight: w, bias: b)
-        outProj = try LinearWeights(reader.scoped("out_proj"), inFeatures: c, outFeatures: c)
+        qkv = LinearWeights(weight: w, bias: b, backend: backend)
+        outProj = try LinearWeights(reader.scoped("out_proj"), inFeatures: c, outFeatures: c, backend: backend)
         numHeads = config.numAttentionHeads
         headDim = config.headDim
         scale = 1 / Float(headDim).squareRoot()
@@ -95,9 +118,11 @@ public struct CLIPMLP: Sendable {
     /// ```swift
     /// let mlp = try CLIPMLP(layer.scoped("mlp"), config: config.text.encoder)
     /// ```
-    public init(_ reader: WeightReader, config: EncoderConfig) throws {
-        fc1 = try LinearWeights(reader.scoped("fc1"), inFeatures: config.hiddenSize, outFeatures: config.intermediateSize)
-        fc2 = try LinearWeights(reader.scoped("fc2"), inFeatures: config.intermediateSize, outFeatures: config.hiddenSize)
+    public init(_ reader: WeightReader, config: EncoderConfig, backend: MatmulBackend = .selected) throws {
+        fc1 = try LinearWeights(reader.scoped("fc1"), inFeatures: config.hiddenSize, outFeatures: config.intermediateSize,
+                                backend: backend)
+        fc2 = try LinearWeights(reader.scoped("fc2"), inFeatures: config.intermediateSize, outFeatures: config.hiddenSize,
+                                backend: backend)
         activation = config.activation
     }
 }
@@ -114,11 +139,11 @@ public struct CLIPEncoderLayer: Sendable {
     /// ```swift
     /// let layer = try CLIPEncoderLayer(reader.scoped("encoder.layers.0"), config: cfg)
     /// ```
-    public init(_ reader: WeightReader, config: EncoderConfig) throws {
+    public init(_ reader: WeightReader, config: EncoderConfig, backend: MatmulBackend = .selected) throws {
         layerNorm1 = try LayerNormWeights(reader.scoped("layer_norm1"), size: config.hiddenSize, eps: config.layerNormEps)
-        selfAttn = try CLIPAttention(reader.scoped("self_attn"), config: config)
+        selfAttn = try CLIPAttention(reader.scoped("self_attn"), config: config, backend: backend)
         layerNorm2 = try LayerNormWeights(reader.scoped("layer_norm2"), size: config.hiddenSize, eps: config.layerNormEps)
-        mlp = try CLIPMLP(reader.scoped("mlp"), config: config)
+        mlp = try CLIPMLP(reader.scoped("mlp"), config: config, backend: backend)
     }
 }
 
@@ -133,10 +158,10 @@ public struct CLIPEncoder: Sendable {
     public let config: EncoderConfig
 
     /// Loads `layers.0` … `layers.{N-1}` from the `encoder` scope.
-    public init(_ reader: WeightReader, config: EncoderConfig) throws {
+    public init(_ reader: WeightReader, config: EncoderConfig, backend: MatmulBackend = .selected) throws {
         self.config = config
         layers = try (0..<config.numHiddenLayers).map {
-            try CLIPEncoderLayer(reader.scoped("layers.\($0)"), config: config)
+            try CLIPEncoderLayer(reader.scoped("layers.\($0)"), config: config, backend: backend)
         }
     }
 
@@ -152,21 +177,18 @@ public struct CLIPEncoder: Sendable {
     ) {
         let c = config.hiddenSize
         let n = hidden.count / c
-        let maxLen = sequences.map(\.count).max() ?? 0
         // Workspace, allocated once per call and reused by every layer.
         var normed = [Float](repeating: 0, count: n * c)
         var qkv = [Float](repeating: 0, count: n * 3 * c)
         var context = [Float](repeating: 0, count: n * c)
         var projected = [Float](repeating: 0, count: n * c)
         var inner = [Float](repeating: 0, count: n * config.intermediateSize)
-        var scores = [Float](repeating: 0, count: max(maxLen * maxLen, 1))
         hidden.withUnsafeMutableBufferPointer { h in
             normed.withUnsafeMutableBufferPointer { x in
             qkv.withUnsafeMutableBufferPointer { qkvB in
             context.withUnsafeMutableBufferPointer { ctx in
             projected.withUnsafeMutableBufferPointer { proj in
             inner.withUnsafeMutableBufferPointer { mid in
-            scores.withUnsafeMutableBufferPointer { sc in
                 for (index, layer) in layers.enumerated() {
                     // x = layer_norm1(hidden)                                  (N, C)
                     layer.layerNorm1(h.baseAddress!, rows: n, out: x.baseAddress!)
@@ -174,7 +196,7 @@ public struct CLIPEncoder: Sendable {
                     layer.selfAttn.qkv(x.baseAddress!, rows: n, out: qkvB.baseAddress!)
                     // per sequence and head: softmax(q kᵀ · scale) v          (L, d) each
                     attention(qkvB.baseAddress!, sequences: sequences, attn: layer.selfAttn, causal: causal,
-                              scores: sc.baseAddress!, out: ctx.baseAddress!)
+                              out: ctx.baseAddress!)
                     // hidden += out_proj(context)                              (N, C)
                     layer.selfAttn.outProj(ctx.baseAddress!, rows: n, out: proj.baseAddress!)
                     addInPlace(h.baseAddress!, proj.baseAddress!, count: n * c)
@@ -186,31 +208,30 @@ public struct CLIPEncoder: Sendable {
                     addInPlace(h.baseAddress!, proj.baseAddress!, count: n * c)
                     observe?(index + 1, UnsafeBufferPointer(h))
                 }
-            }}}}}}
+            }}}}}
         }
     }
 
-    /// Scaled dot-product attention over each sequence's rows of the fused q|k|v buffer.
+    /// Scaled dot-product attention over each sequence's rows of the fused q|k|v buffer, one task per
+    /// (sequence, head), spread over the compute threads.
     private func attention(
         _ qkv: UnsafePointer<Float>, sequences: [Range<Int>], attn: CLIPAttention, causal: Bool,
-        scores: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>
+        out: UnsafeMutablePointer<Float>
     ) {
         let c = config.hiddenSize
         let d = attn.headDim
-        for seq in sequences where !seq.isEmpty {
-            let len = seq.count
-            for head in 0..<attn.numHeads {
+        let tasks = sequences.filter { !$0.isEmpty }.flatMap { seq in (0..<attn.numHeads).map { (seq, $0) } }
+        let maxLen = sequences.map(\.count).max() ?? 0
+        let threads = max(1, min(ComputeThreads.count, tasks.count))
+        parallelFor(threads) { part in
+            let scores = UnsafeMutablePointer<Float>.allocate(capacity: max(maxLen * maxLen, 1))
+            defer { scores.deallocate() }
+            for t in stride(from: part, to: tasks.count, by: threads) {
+                let (seq, head) = tasks[t]
                 let q = qkv + seq.lowerBound * 3 * c + head * d
-                let k = q + c
-                let v = q + 2 * c
-                // scores (L, L) = scale · q_h (L, d) · k_hᵀ
-                gemm(transA: false, transB: true, m: len, n: len, k: d, alpha: attn.scale,
-                     a: q, lda: 3 * c, b: k, ldb: 3 * c, beta: 0, c: scores, ldc: len)
-                softmax(scores, rows: len, cols: len, causal: causal)
-                // context_h (L, d) = probs (L, L) · v_h (L, d), written into its head's columns
-                gemm(transA: false, transB: false, m: len, n: d, k: len, alpha: 1,
-                     a: scores, lda: len, b: v, ldb: 3 * c, beta: 0,
-                     c: out + seq.lowerBound * c + head * d, ldc: c)
+                attentionHead(q: q, k: q + c, v: q + 2 * c, stride: 3 * c, length: seq.count, headDim: d,
+                              scale: attn.scale, causal: causal, scores: scores,
+                              out: out + seq.lowerBound * c + head * d, outStride: c)
             }
         }
     }

@@ -11,6 +11,14 @@ public struct FileReadError: Error, Equatable, CustomStringConvertible {
     public let path: String
     public let reason: String
     public var description: String { "\(path): \(reason)" }
+
+    /// ```swift
+    /// throw FileReadError(path: "index.json", reason: "not an index")
+    /// ```
+    public init(path: String, reason: String) {
+        self.path = path
+        self.reason = reason
+    }
 }
 
 /// Reads a whole regular file, refusing files larger than `limit` bytes before allocating.

@@ -29,6 +29,15 @@ public enum LoadTimeLayout {
         return (weight, bias)
     }
 
+    /// Packs a `[out, in]` linear weight into 16-column panels for the packed matmul backend.
+    ///
+    /// ```swift
+    /// let packed = LoadTimeLayout.pack(fc1Weight)
+    /// ```
+    public static func pack(_ weight: Parameter) -> PackedWeight {
+        PackedWeight(weight.pointer, outFeatures: weight.shape[0], inFeatures: weight.count / max(weight.shape[0], 1))
+    }
+
     /// Flattens the patch-embedding conv weight `[C, channels, P, P]` to a `[C, channels·P·P]` matrix. The
     /// flattening order (channel, row, column) is exactly torch's memory order, so this is a reshape; the
     /// image side unfolds each patch in the same order (see `unfoldPatches`).
@@ -36,8 +45,8 @@ public enum LoadTimeLayout {
     /// ```swift
     /// let w = try LoadTimeLayout.patchConvToMatrix(conv)   // [768, 3072] for ViT-B/32
     /// ```
-    public static func patchConvToMatrix(_ conv: Tensor) throws -> Parameter {
+    public static func patchConvToMatrix(_ conv: Tensor, backend: MatmulBackend = .selected) throws -> LinearWeights {
         let c = conv.shape[0]
-        return Parameter(try conv.reshaped([c, conv.count / max(c, 1)]))
+        return LinearWeights(weight: Parameter(try conv.reshaped([c, conv.count / max(c, 1)])), bias: nil, backend: backend)
     }
 }

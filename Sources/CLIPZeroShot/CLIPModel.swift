@@ -31,14 +31,14 @@ public struct CLIPModel: Sendable {
     /// let model = try CLIPModel(directory: "Weights/demo")
     /// ```
     /// - Throws: ``ConfigError``, ``SafeTensorsError`` or ``WeightError`` naming the file and key at fault.
-    public init(directory: String) throws {
+    public init(directory: String, backend: MatmulBackend = .selected) throws {
         let config = try CLIPConfig(contentsOf: directory + "/config.json")
         let file = try SafeTensorsFile(path: directory + "/model.safetensors")
         let prePath = directory + "/preprocessor_config.json"
         var st = stat()
         let hasPre = stat(prePath, &st) == 0
         let pre = hasPre ? try ImagePreprocessor(contentsOf: prePath) : nil
-        try self.init(config: config, weights: WeightReader(file: file), preprocessor: pre)
+        try self.init(config: config, weights: WeightReader(file: file), preprocessor: pre, backend: backend)
     }
 
     /// Loads from an open checkpoint with a known configuration.
@@ -46,12 +46,14 @@ public struct CLIPModel: Sendable {
     /// ```swift
     /// let model = try CLIPModel(config: .vitBasePatch32, weights: WeightReader(file: file))
     /// ```
-    public init(config: CLIPConfig, weights root: WeightReader, preprocessor: ImagePreprocessor? = nil) throws {
+    public init(config: CLIPConfig, weights root: WeightReader, preprocessor: ImagePreprocessor? = nil,
+                backend: MatmulBackend = .selected) throws {
         CLIPModel.applyThreadSetting()
         self.config = config
         vision = try VisionTransformer(weights: root, config: config.vision, projectionDim: config.projectionDim,
-                                       preprocessor: preprocessor)
-        text = try TextTransformer(weights: root, config: config.text, projectionDim: config.projectionDim)
+                                       preprocessor: preprocessor, backend: backend)
+        text = try TextTransformer(weights: root, config: config.text, projectionDim: config.projectionDim,
+                                   backend: backend)
         let scale = try root.tensor("logit_scale", shape: [])
         logitScale = scale.storage[0]
         guard logitScale.isFinite else {

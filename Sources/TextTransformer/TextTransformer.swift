@@ -82,15 +82,16 @@ public struct TextTransformer: Sendable {
     /// ```swift
     /// let text = try TextTransformer(weights: root, config: config.text, projectionDim: config.projectionDim)
     /// ```
-    public init(weights root: WeightReader, config: CLIPTextConfig, projectionDim: Int) throws {
+    public init(weights root: WeightReader, config: CLIPTextConfig, projectionDim: Int,
+                backend: MatmulBackend = .selected) throws {
         self.config = config
         let tm = root.scoped("text_model")
         tm.ignore("embeddings.position_ids")
         embeddings = try CLIPTextEmbeddings(tm.scoped("embeddings"), config: config)
-        encoder = try CLIPEncoder(tm.scoped("encoder"), config: config.encoder)
+        encoder = try CLIPEncoder(tm.scoped("encoder"), config: config.encoder, backend: backend)
         finalLayerNorm = try LayerNormWeights(tm.scoped("final_layer_norm"), size: config.hiddenSize, eps: config.layerNormEps)
         textProjection = try LinearWeights(root.scoped("text_projection"), inFeatures: config.hiddenSize,
-                                           outFeatures: projectionDim, bias: false)
+                                           outFeatures: projectionDim, bias: false, backend: backend)
     }
 
     /// Loads the tower from a Hugging Face directory, rejecting unexpected `text_model.*` tensors.

@@ -9,7 +9,7 @@ public struct CLIPVisionEmbeddings: Sendable {
     /// `[C]`
     public let classEmbedding: Parameter
     /// `[C, 3·P·P]`, the conv weight flattened at load (see `LoadTimeLayout.patchConvToMatrix`).
-    public let patchEmbedding: Parameter
+    public let patchEmbedding: LinearWeights
     /// `[numPositions, C]`
     public let positionEmbedding: Parameter
     public let config: CLIPVisionConfig
@@ -19,12 +19,12 @@ public struct CLIPVisionEmbeddings: Sendable {
     /// ```swift
     /// let emb = try CLIPVisionEmbeddings(root.scoped("vision_model.embeddings"), config: config.vision)
     /// ```
-    public init(_ reader: WeightReader, config: CLIPVisionConfig) throws {
+    public init(_ reader: WeightReader, config: CLIPVisionConfig, backend: MatmulBackend = .selected) throws {
         let c = config.hiddenSize, p = config.patchSize
         self.config = config
         classEmbedding = Parameter(try reader.tensor("class_embedding", shape: [c]))
         patchEmbedding = try LoadTimeLayout.patchConvToMatrix(
-            try reader.tensor("patch_embedding.weight", shape: [c, config.numChannels, p, p]))
+            try reader.tensor("patch_embedding.weight", shape: [c, config.numChannels, p, p]), backend: backend)
         positionEmbedding = Parameter(try reader.tensor("position_embedding.weight", shape: [config.numPositions, c]))
     }
 
@@ -56,8 +56,7 @@ public struct CLIPVisionEmbeddings: Sendable {
         // patch_embeds (B·G², C) = patches · Wᵀ, written straight into token rows 1…G² of each image.
         patches.withUnsafeBufferPointer { src in
             for b in 0..<batch {
-                linear(src.baseAddress! + b * g * g * patchLen, rows: g * g, inFeatures: patchLen,
-                       weight: patchEmbedding.pointer, outFeatures: c, bias: nil, out: out + (b * t + 1) * c)
+                patchEmbedding(src.baseAddress! + b * g * g * patchLen, rows: g * g, out: out + (b * t + 1) * c)
                 // token 0 = class_embedding; then + position_embedding for all T tokens
                 (out + b * t * c).update(from: classEmbedding.pointer, count: c)
                 addInPlace(out + b * t * c, positionEmbedding.pointer, count: t * c)
@@ -102,16 +101,16 @@ public struct VisionTransformer: Sendable {
     /// let vision = try VisionTransformer(weights: root, config: config.vision, projectionDim: config.projectionDim)
     /// ```
     public init(weights root: WeightReader, config: CLIPVisionConfig, projectionDim: Int,
-                preprocessor: ImagePreprocessor? = nil) throws {
+                preprocessor: ImagePreprocessor? = nil, backend: MatmulBackend = .selected) throws {
         self.config = config
         let vm = root.scoped("vision_model")
         vm.ignore("embeddings.position_ids")
-        embeddings = try CLIPVisionEmbeddings(vm.scoped("embeddings"), config: config)
+        embeddings = try CLIPVisionEmbeddings(vm.scoped("embeddings"), config: config, backend: backend)
         preLayrnorm = try LayerNormWeights(vm.scoped("pre_layrnorm"), size: config.hiddenSize, eps: config.layerNormEps)
-        encoder = try CLIPEncoder(vm.scoped("encoder"), config: config.encoder)
+        encoder = try CLIPEncoder(vm.scoped("encoder"), config: config.encoder, backend: backend)
         postLayernorm = try LayerNormWeights(vm.scoped("post_layernorm"), size: config.hiddenSize, eps: config.layerNormEps)
         visualProjection = try LinearWeights(root.scoped("visual_projection"), inFeatures: config.hiddenSize,
-                                             outFeatures: projectionDim, bias: false)
+                                             outFeatures: projectionDim, bias: false, backend: backend)
         self.preprocessor = preprocessor ?? ImagePreprocessor(size: config.imageSize)
     }
 

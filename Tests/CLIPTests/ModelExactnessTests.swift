@@ -12,8 +12,8 @@ struct ModelExactnessTests {
         var testDescription: String { name }
         var dir: String { fixtures + "/" + name }
 
-        func load() throws -> (CLIPModel, SafeTensorsFile, [[Int]]) {
-            let model = try CLIPModel(directory: dir)
+        func load(backend: MatmulBackend = .selected) throws -> (CLIPModel, SafeTensorsFile, [[Int]]) {
+            let model = try CLIPModel(directory: dir, backend: backend)
             let reference = try SafeTensorsFile(path: dir + "/reference.safetensors")
             let inputs = try loadJSON(dir + "/inputs.json")
             let ids = (inputs["input_ids"]?.arrayValue ?? []).map { ($0.arrayValue ?? []).compactMap(\.intValue) }
@@ -64,6 +64,17 @@ struct ModelExactnessTests {
         // Running only up to EOT (the default, fast path) gives the same features.
         let fast = try model.text.textFeatures(ids)
         expectClose(fast.storage, out.textEmbeds.storage, atol: 1e-6, "\(f.name) EOT-truncated text_embeds")
+    }
+
+    @Test("every matmul backend gives the reference features",
+          arguments: full, [MatmulBackend.blas, .packed(.mulAdd), .packed(.fma)])
+    func backends(_ f: Fixture, _ backend: MatmulBackend) throws {
+        let (model, ref, ids) = try f.load(backend: backend)
+        let batch = try ref.info("pixel_values").shape[0]
+        let image = try model.vision.imageFeatures(try ref.floats("pixel_values"), batch: batch)
+        expectClose(image.storage, try ref.floats("image_embeds"), atol: Self.tolerance, "\(f.name) \(backend) image_embeds")
+        let text = try model.text.textFeatures(ids)
+        expectClose(text.storage, try ref.floats("text_embeds"), atol: Self.tolerance, "\(f.name) \(backend) text_embeds")
     }
 
     @Test("logits and F16-stored weights", arguments: full + [Fixture(name: "tiny-clip-quick-f16")])

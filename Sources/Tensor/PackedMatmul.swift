@@ -1,0 +1,254 @@
+// A second matmul backend: weights packed once at load into 16-column panels, and a 6×16 SIMD micro-kernel.
+// x: (M, K), packed w: (N, K) as ⌈N/16⌉ panels of (K, 16) -> y: (M, N) = x·wᵀ + b.
+// OpenBLAS repacks the weight on every call, which caps it at small M (batch-1 ViT has M = 50); packing once
+// removes that cost. With an FMA build (`-Xswiftc -target-cpu -Xswiftc native`) the FMA kernel wins;
+// `MatmulBackend.selected` picks the fastest of BLAS and the two kernels by measurement.
+
+import Foundation
+
+/// A weight matrix `[N, K]` (HF `[out, in]`) re-laid out as panels of 16 output columns: panel p holds
+/// `w[16p + j][k]` at `(p·K + k)·16 + j`, zero-padded past N.
+///
+/// ```swift
+/// let packed = PackedWeight(w, outFeatures: 3072, inFeatures: 768)
+/// packedLinear(x, rows: 50, packed: packed, bias: b, out: y, kernel: .fma)
+/// ```
+public final class PackedWeight: @unchecked Sendable {
+    public static let panelWidth = 16
+    public let outFeatures: Int
+    public let inFeatures: Int
+    public let panels: Int
+    /// Read-only after init.
+    public let data: UnsafeMutablePointer<Float>
+
+    /// Packs `w` (`outFeatures × inFeatures`, row-major).
+    public init(_ w: UnsafePointer<Float>, outFeatures n: Int, inFeatures k: Int) {
+        outFeatures = n
+        inFeatures = k
+        panels = (n + 15) / 16
+        let count = max(panels * k * 16, 1)
+        data = .allocate(capacity: count)
+        data.initialize(repeating: 0, count: count)
+        for p in 0..<panels {
+            let base = data + p * k * 16
+            for j in 0..<min(16, n - p * 16) {
+                let row = w + (p * 16 + j) * k
+                for kk in 0..<k { base[kk * 16 + j] = row[kk] }
+            }
+        }
+    }
+
+    deinit { data.deallocate() }
+}
+
+/// Which inner loop the packed backend uses.
+public enum PackedKernel: String, Sendable, CaseIterable {
+    /// `acc = acc.addingProduct(a, b)`: one fused instruction with an FMA target, a libm call per lane without.
+    case fma
+    /// `acc += a * b`: correct and reasonably fast on any target.
+    case mulAdd = "muladd"
+}
+
+/// `y = x · wᵀ + b` with a packed weight, splitting the panels over `threads` threads.
+///
+/// ```swift
+/// packedLinear(x, rows: 50, packed: packed, bias: nil, out: y, kernel: .mulAdd)
+/// ```
+public func packedLinear(
+    _ x: UnsafePointer<Float>, rows m: Int, packed w: PackedWeight, bias: UnsafePointer<Float>?,
+    out: UnsafeMutablePointer<Float>, kernel: PackedKernel, threads: Int = ComputeThreads.count
+) {
+    let panels = w.panels
+    let t = max(1, min(threads, panels))
+    // Each thread takes a contiguous range of panels; every panel is swept over all rows while it is hot in cache.
+    let body: (Int) -> Void = { part in
+        let p0 = panels * part / t, p1 = panels * (part + 1) / t
+        for p in p0..<p1 {
+            var i = 0
+            switch kernel {
+            case .fma:
+                while i + 6 <= m { kernel6x16FMA(x + i * w.inFeatures, w, panel: p, out: out, row: i, bias: bias); i += 6 }
+            case .mulAdd:
+                while i + 6 <= m { kernel6x16MulAdd(x + i * w.inFeatures, w, panel: p, out: out, row: i, bias: bias); i += 6 }
+            }
+            while i < m { kernel1x16(x + i * w.inFeatures, w, panel: p, out: out, row: i, bias: bias); i += 1 }
+        }
+    }
+    parallelFor(t, body)
+}
+
+@inline(__always)
+func storePanel(_ acc: SIMD8<Float>, _ acc2: SIMD8<Float>, _ w: PackedWeight, panel p: Int,
+                out: UnsafeMutablePointer<Float>, row: Int, bias: UnsafePointer<Float>?) {
+    let n = w.outFeatures
+    let c0 = p * 16
+    let dst = out + row * n + c0
+    let valid = min(16, n - c0)
+    if valid == 16 {
+        var lo = acc, hi = acc2
+        if let bias {
+            lo += SIMD8<Float>(UnsafeBufferPointer(start: bias + c0, count: 8))
+            hi += SIMD8<Float>(UnsafeBufferPointer(start: bias + c0 + 8, count: 8))
+        }
+        UnsafeMutableRawPointer(dst).storeBytes(of: lo, as: SIMD8<Float>.self)
+        UnsafeMutableRawPointer(dst + 8).storeBytes(of: hi, as: SIMD8<Float>.self)
+    } else {
+        for j in 0..<valid {
+            dst[j] = (j < 8 ? acc[j] : acc2[j - 8]) + (bias?[c0 + j] ?? 0)
+        }
+    }
+}
+
+@inline(__always)
+func loadB(_ b: UnsafePointer<Float>) -> (SIMD8<Float>, SIMD8<Float>) {
+    let raw = UnsafeRawPointer(b)
+    return (raw.loadUnaligned(as: SIMD8<Float>.self), raw.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
+}
+
+/// 6 rows × 16 columns, fused multiply-add.
+@inline(never)
+func kernel6x16FMA(_ a: UnsafePointer<Float>, _ w: PackedWeight, panel p: Int,
+                   out: UnsafeMutablePointer<Float>, row: Int, bias: UnsafePointer<Float>?) {
+    let k = w.inFeatures
+    var b = UnsafePointer(w.data + p * k * 16)
+    let a0 = a, a1 = a + k, a2 = a + 2 * k, a3 = a + 3 * k, a4 = a + 4 * k, a5 = a + 5 * k
+    var c00 = SIMD8<Float>(), c01 = SIMD8<Float>(), c10 = SIMD8<Float>(), c11 = SIMD8<Float>()
+    var c20 = SIMD8<Float>(), c21 = SIMD8<Float>(), c30 = SIMD8<Float>(), c31 = SIMD8<Float>()
+    var c40 = SIMD8<Float>(), c41 = SIMD8<Float>(), c50 = SIMD8<Float>(), c51 = SIMD8<Float>()
+    for kk in 0..<k {
+        let (b0, b1) = loadB(b)
+        var s = SIMD8<Float>(repeating: a0[kk]); c00 = c00.addingProduct(s, b0); c01 = c01.addingProduct(s, b1)
+        s = SIMD8<Float>(repeating: a1[kk]); c10 = c10.addingProduct(s, b0); c11 = c11.addingProduct(s, b1)
+        s = SIMD8<Float>(repeating: a2[kk]); c20 = c20.addingProduct(s, b0); c21 = c21.addingProduct(s, b1)
+        s = SIMD8<Float>(repeating: a3[kk]); c30 = c30.addingProduct(s, b0); c31 = c31.addingProduct(s, b1)
+        s = SIMD8<Float>(repeating: a4[kk]); c40 = c40.addingProduct(s, b0); c41 = c41.addingProduct(s, b1)
+        s = SIMD8<Float>(repeating: a5[kk]); c50 = c50.addingProduct(s, b0); c51 = c51.addingProduct(s, b1)
+        b += 16
+    }
+    storePanel(c00, c01, w, panel: p, out: out, row: row, bias: bias)
+    storePanel(c10, c11, w, panel: p, out: out, row: row + 1, bias: bias)
+    storePanel(c20, c21, w, panel: p, out: out, row: row + 2, bias: bias)
+    storePanel(c30, c31, w, panel: p, out: out, row: row + 3, bias: bias)
+    storePanel(c40, c41, w, panel: p, out: out, row: row + 4, bias: bias)
+    storePanel(c50, c51, w, panel: p, out: out, row: row + 5, bias: bias)
+}
+
+/// 6 rows × 16 columns, separate multiply and add (safe without an FMA target).
+@inline(never)
+func kernel6x16MulAdd(_ a: UnsafePointer<Float>, _ w: PackedWeight, panel p: Int,
+                      out: UnsafeMutablePointer<Float>, row: Int, bias: UnsafePointer<Float>?) {
+    let k = w.inFeatures
+    var b = UnsafePointer(w.data + p * k * 16)
+    let a0 = a, a1 = a + k, a2 = a + 2 * k, a3 = a + 3 * k, a4 = a + 4 * k, a5 = a + 5 * k
+    var c00 = SIMD8<Float>(), c01 = SIMD8<Float>(), c10 = SIMD8<Float>(), c11 = SIMD8<Float>()
+    var c20 = SIMD8<Float>(), c21 = SIMD8<Float>(), c30 = SIMD8<Float>(), c31 = SIMD8<Float>()
+    var c40 = SIMD8<Float>(), c41 = SIMD8<Float>(), c50 = SIMD8<Float>(), c51 = SIMD8<Float>()
+    for kk in 0..<k {
+        let (b0, b1) = loadB(b)
+        var s = SIMD8<Float>(repeating: a0[kk]); c00 += s * b0; c01 += s * b1
+        s = SIMD8<Float>(repeating: a1[kk]); c10 += s * b0; c11 += s * b1
+        s = SIMD8<Float>(repeating: a2[kk]); c20 += s * b0; c21 += s * b1
+        s = SIMD8<Float>(repeating: a3[kk]); c30 += s * b0; c31 += s * b1
+        s = SIMD8<Float>(repeating: a4[kk]); c40 += s * b0; c41 += s * b1
+        s = SIMD8<Float>(repeating: a5[kk]); c50 += s * b0; c51 += s * b1
+        b += 16
+    }
+    storePanel(c00, c01, w, panel: p, out: out, row: row, bias: bias)
+    storePanel(c10, c11, w, panel: p, out: out, row: row + 1, bias: bias)
+    storePanel(c20, c21, w, panel: p, out: out, row: row + 2, bias: bias)
+    storePanel(c30, c31, w, panel: p, out: out, row: row + 3, bias: bias)
+    storePanel(c40, c41, w, panel: p, out: out, row: row + 4, bias: bias)
+    storePanel(c50, c51, w, panel: p, out: out, row: row + 5, bias: bias)
+}
+
+/// 1 row × 16 columns (the rows left over after the 6-row blocks).
+@inline(never)
+func kernel1x16(_ a: UnsafePointer<Float>, _ w: PackedWeight, panel p: Int,
+                out: UnsafeMutablePointer<Float>, row: Int, bias: UnsafePointer<Float>?) {
+    let k = w.inFeatures
+    var b = UnsafePointer(w.data + p * k * 16)
+    var c0 = SIMD8<Float>(), c1 = SIMD8<Float>(), d0 = SIMD8<Float>(), d1 = SIMD8<Float>()
+    var kk = 0
+    while kk + 2 <= k {
+        let (b0, b1) = loadB(b)
+        let (e0, e1) = loadB(b + 16)
+        let s = SIMD8<Float>(repeating: a[kk]), t = SIMD8<Float>(repeating: a[kk + 1])
+        c0 += s * b0; c1 += s * b1; d0 += t * e0; d1 += t * e1
+        b += 32
+        kk += 2
+    }
+    if kk < k {
+        let (b0, b1) = loadB(b)
+        let s = SIMD8<Float>(repeating: a[kk])
+        c0 += s * b0; c1 += s * b1
+    }
+    storePanel(c0 + d0, c1 + d1, w, panel: p, out: out, row: row, bias: bias)
+}
+
+/// The number of threads compute kernels use: `CLIP_THREADS`, else the number of active cores.
+public enum ComputeThreads {
+    public static let count: Int = {
+        if let raw = ProcessInfo.processInfo.environment["CLIP_THREADS"], let n = Int(raw), n > 0 { return n }
+        return max(1, ProcessInfo.processInfo.activeProcessorCount)
+    }()
+}
+
+/// The matmul implementation used for the model's linear layers.
+///
+/// ```swift
+/// print(MatmulBackend.selected)   // e.g. packed-fma on an FMA build, blas on the default build
+/// ```
+public enum MatmulBackend: Sendable, Equatable, CustomStringConvertible {
+    case blas
+    case packed(PackedKernel)
+
+    public var description: String {
+        switch self {
+        case .blas: return "blas"
+        case .packed(let k): return "packed-\(k.rawValue)"
+        }
+    }
+
+    /// `CLIP_MATMUL` (`blas`, `packed-fma`, `packed-muladd`) if set, else the fastest on a ViT-B/32-shaped
+    /// matmul (50×768 · 768×768ᵀ) measured once per process.
+    public static let selected: MatmulBackend = {
+        if let raw = ProcessInfo.processInfo.environment["CLIP_MATMUL"] {
+            switch raw {
+            case "blas": return .blas
+            case "packed-fma", "fma": return .packed(.fma)
+            case "packed-muladd", "packed", "muladd": return .packed(.mulAdd)
+            default: break
+            }
+        }
+        return measureFastest()
+    }()
+
+    /// Times every backend on a representative shape and returns the fastest.
+    public static func measureFastest(m: Int = 50, k: Int = 768, n: Int = 768) -> MatmulBackend {
+        var state: UInt32 = 12345
+        let rand: () -> Float = { state = state &* 1664525 &+ 1013904223; return Float(state >> 9) / Float(1 << 23) - 0.5 }
+        let x = (0..<(m * k)).map { _ in rand() }
+        let w = (0..<(n * k)).map { _ in rand() }
+        var y = [Float](repeating: 0, count: m * n)
+        let packed = PackedWeight(w, outFeatures: n, inFeatures: k)
+        func time(_ run: () -> Void) -> Double {
+            run()
+            var best = Double.infinity
+            for _ in 0..<5 {
+                let t = DispatchTime.now().uptimeNanoseconds
+                run()
+                best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t))
+            }
+            return best
+        }
+        var results: [(MatmulBackend, Double)] = []
+        results.append((.blas, time { linear(x, rows: m, inFeatures: k, weight: w, outFeatures: n, bias: nil, out: &y) }))
+        for kernel in [PackedKernel.mulAdd, .fma] {
+            // One short probe first: the FMA kernel without an FMA target is ~100× slower; skip it quickly.
+            let probe = time { packedLinear(x, rows: 6, packed: packed, bias: nil, out: &y, kernel: kernel) }
+            if probe > results[0].1 { continue }
+            results.append((.packed(kernel), time { packedLinear(x, rows: m, packed: packed, bias: nil, out: &y, kernel: kernel) }))
+        }
+        return results.min { $0.1 < $1.1 }?.0 ?? .blas
+    }
+}
