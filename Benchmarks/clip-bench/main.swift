@@ -159,6 +159,11 @@ if options.matmul {
         var line = "M=\(m) K=\(k) N=\(n):"
         let blas = measure(20) { linear(x, rows: m, inFeatures: k, weight: w, outFeatures: n, bias: nil, out: &y) }
         line += String(format: "  blas %.1f", flop / blas.median / 1e9)
+        let before = blasThreads()
+        setBLASThreads(1)
+        let split = measure(20) { linearSplit(x, rows: m, inFeatures: k, weight: w, outFeatures: n, bias: nil, out: &y, threads: ComputeThreads.count) }
+        setBLASThreads(before)
+        line += String(format: "  blas-split %.1f", flop / split.median / 1e9)
         for kernel in PackedKernel.allCases {
             let t = measure(kernel == .fma ? 3 : 20) { packedLinear(x, rows: m, packed: packed, bias: nil, out: &y, kernel: kernel) }
             line += String(format: "  packed-%@ %.1f", kernel.rawValue, flop / t.median / 1e9)

@@ -15,8 +15,8 @@ public struct LayerNormWeights: Sendable {
     /// let ln = try LayerNormWeights(reader.scoped("layer_norm1"), size: 768, eps: 1e-5)
     /// ```
     public init(_ reader: WeightReader, size: Int, eps: Float) throws {
-        weight = Parameter(try reader.tensor("weight", shape: [size]))
-        bias = Parameter(try reader.tensor("bias", shape: [size]))
+        weight = try reader.parameter("weight", shape: [size])
+        bias = try reader.parameter("bias", shape: [size])
         self.eps = eps
     }
 
@@ -44,9 +44,11 @@ public struct LinearWeights: Sendable {
     /// ```
     public init(_ reader: WeightReader, inFeatures: Int, outFeatures: Int, bias: Bool = true,
                 backend: MatmulBackend = .selected) throws {
-        let w = try reader.tensor("weight", shape: [outFeatures, inFeatures])
-        let b = bias ? Parameter(try reader.tensor("bias", shape: [outFeatures])) : nil
-        self.init(weight: Parameter(w), bias: b, backend: backend)
+        let w = try reader.parameter("weight", shape: [outFeatures, inFeatures])
+        let b = bias ? try reader.parameter("bias", shape: [outFeatures]) : nil
+        self.init(weight: w, bias: b, backend: backend)
+        // Packed backends copied the weight: its mapped pages are no longer needed.
+        if packed != nil { reader.release("weight") }
     }
 
     /// Prepares an already loaded `[out, in]` weight for `backend` (packing it if needed).
@@ -56,7 +58,7 @@ public struct LinearWeights: Sendable {
         self.bias = bias
         self.backend = backend
         switch backend {
-        case .blas:
+        case .blas, .blasSplit:
             self.weight = weight
             packed = nil
         case .packed:
@@ -74,6 +76,11 @@ public struct LinearWeights: Sendable {
             if let weight {
                 linear(x, rows: rows, inFeatures: inFeatures, weight: weight.pointer, outFeatures: outFeatures,
                        bias: bias?.pointer, out: out)
+            }
+        case .blasSplit:
+            if let weight {
+                linearSplit(x, rows: rows, inFeatures: inFeatures, weight: weight.pointer, outFeatures: outFeatures,
+                            bias: bias?.pointer, out: out, threads: ComputeThreads.count)
             }
         }
     }
@@ -95,11 +102,12 @@ public struct CLIPAttention: Sendable {
     /// ```
     public init(_ reader: WeightReader, config: EncoderConfig, backend: MatmulBackend = .selected) throws {
         let c = config.hiddenSize
-        func load(_ name: String) throws -> (Tensor, Tensor) {
-            (try reader.tensor(name + ".weight", shape: [c, c]), try reader.tensor(name + ".bias", shape: [c]))
+        func load(_ name: String) throws -> (Parameter, Parameter) {
+            (try reader.parameter(name + ".weight", shape: [c, c]), try reader.parameter(name + ".bias", shape: [c]))
         }
         let (w, b) = LoadTimeLayout.fuseQKV(q: try load("q_proj"), k: try load("k_proj"), v: try load("v_proj"))
         qkv = LinearWeights(weight: w, bias: b, backend: backend)
+        for name in ["q_proj", "k_proj", "v_proj"] { reader.release(name + ".weight") }   // copied by the fusion
         outProj = try LinearWeights(reader.scoped("out_proj"), inFeatures: c, outFeatures: c, backend: backend)
         numHeads = config.numAttentionHeads
         headDim = config.headDim

@@ -11,20 +11,15 @@ public enum LoadTimeLayout {
     /// ```swift
     /// let (w, b) = LoadTimeLayout.fuseQKV(q: (qw, qb), k: (kw, kb), v: (vw, vb))
     /// ```
-    public static func fuseQKV(q: (Tensor, Tensor), k: (Tensor, Tensor), v: (Tensor, Tensor)) -> (Parameter, Parameter) {
+    public static func fuseQKV(q: (Parameter, Parameter), k: (Parameter, Parameter),
+                               v: (Parameter, Parameter)) -> (Parameter, Parameter) {
         let c = q.0.shape[0]
-        let inF = q.0.shape[1]
+        let inF = q.0.count / max(c, 1)
         let weight = Parameter(shape: [3 * c, inF]) { dst in
-            for (i, part) in [q.0, k.0, v.0].enumerated() {
-                part.storage.withUnsafeBufferPointer { src in
-                    (dst + i * c * inF).update(from: src.baseAddress!, count: c * inF)
-                }
-            }
+            for (i, part) in [q.0, k.0, v.0].enumerated() { (dst + i * c * inF).update(from: part.pointer, count: c * inF) }
         }
         let bias = Parameter(shape: [3 * c]) { dst in
-            for (i, part) in [q.1, k.1, v.1].enumerated() {
-                part.storage.withUnsafeBufferPointer { src in (dst + i * c).update(from: src.baseAddress!, count: c) }
-            }
+            for (i, part) in [q.1, k.1, v.1].enumerated() { (dst + i * c).update(from: part.pointer, count: c) }
         }
         return (weight, bias)
     }
@@ -45,8 +40,9 @@ public enum LoadTimeLayout {
     /// ```swift
     /// let w = try LoadTimeLayout.patchConvToMatrix(conv)   // [768, 3072] for ViT-B/32
     /// ```
-    public static func patchConvToMatrix(_ conv: Tensor, backend: MatmulBackend = .selected) throws -> LinearWeights {
+    public static func patchConvToMatrix(_ conv: Parameter, backend: MatmulBackend = .selected) -> LinearWeights {
         let c = conv.shape[0]
-        return LinearWeights(weight: Parameter(try conv.reshaped([c, conv.count / max(c, 1)])), bias: nil, backend: backend)
+        let matrix = Parameter(shape: [c, conv.count / max(c, 1)]) { $0.update(from: conv.pointer, count: conv.count) }
+        return LinearWeights(weight: matrix, bias: nil, backend: backend)
     }
 }

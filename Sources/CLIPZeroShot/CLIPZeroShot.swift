@@ -131,6 +131,7 @@ public final class CLIPZeroShot: Sendable {
     public func classify(images: [CLIPImage], labels: [String], templates: [String?] = [CLIPZeroShot.defaultTemplate]) throws -> [[LabelScore]] {
         guard !labels.isEmpty else { throw CLIPError.noLabels }
         guard !templates.isEmpty else { throw CLIPError.noTemplates }
+        if let i = labels.firstIndex(where: { $0.allSatisfy(\.isWhitespace) }) { throw CLIPError.emptyLabel(index: i) }
         let classEmbeddings = try labelEmbeddings(labels, templates: templates)   // (L, D), normalised
         let imageEmbeds = try imageEmbeddings(images, normalized: true)          // (N, D)
         let d = imageEmbeds.shape[1]
@@ -212,9 +213,17 @@ public final class CLIPZeroShot: Sendable {
     /// ```
     public func imageEmbeddings(_ images: [CLIPImage], normalized: Bool = true) throws -> Tensor {
         guard !images.isEmpty else { throw CLIPError.noInputs }
-        var pixels: [Float] = []
-        for image in images { pixels.append(contentsOf: model.vision.preprocessor(try decode(image))) }
-        var out = try model.vision.imageFeatures(pixels, batch: images.count)
+        var storage: [Float] = []
+        var d = model.config.projectionDim
+        for start in stride(from: 0, to: images.count, by: CLIPZeroShot.imageBatch) {
+            var pixels: [Float] = []
+            let chunk = images[start..<min(start + CLIPZeroShot.imageBatch, images.count)]
+            for image in chunk { pixels.append(contentsOf: model.vision.preprocessor(try decode(image))) }
+            let part = try model.vision.imageFeatures(pixels, batch: chunk.count)
+            d = part.shape[1]
+            storage.append(contentsOf: part.storage)
+        }
+        var out = Tensor(computedShape: [images.count, d], storage: storage)
         if normalized { normalizeRows(&out) }
         return out
     }
@@ -226,11 +235,30 @@ public final class CLIPZeroShot: Sendable {
     /// ```
     public func textEmbeddings(_ texts: [String], normalized: Bool = true) throws -> Tensor {
         guard !texts.isEmpty else { throw CLIPError.noInputs }
-        let ids = tokenizer.encode(texts).map { Array($0.prefix(model.config.text.maxPositionEmbeddings)) }
-        var out = try model.text.textFeatures(ids)
+        let limit = model.config.text.maxPositionEmbeddings
+        // Bounded batches keep activation memory flat for any number of texts (10,000 labels use ~10 MB).
+        var storage: [Float] = []
+        var d = model.config.projectionDim
+        for start in stride(from: 0, to: texts.count, by: CLIPZeroShot.textBatch) {
+            let chunk = texts[start..<min(start + CLIPZeroShot.textBatch, texts.count)]
+            let ids = chunk.map { text -> [Int] in
+                var t = tokenizer.encode(text)
+                if t.count > limit { t = Array(t.prefix(limit)); t[limit - 1] = tokenizer.endOfText }
+                return t
+            }
+            let part = try model.text.textFeatures(ids)
+            d = part.shape[1]
+            storage.append(contentsOf: part.storage)
+        }
+        var out = Tensor(computedShape: [texts.count, d], storage: storage)
         if normalized { normalizeRows(&out) }
         return out
     }
+
+    /// Texts encoded per forward pass.
+    static let textBatch = 64
+    /// Images encoded per forward pass.
+    static let imageBatch = 8
 
     /// Cosine similarity matrix between two sets of embeddings (rows), shape (a.rows, b.rows).
     ///

@@ -199,28 +199,35 @@ public enum ComputeThreads {
 /// print(MatmulBackend.selected)   // e.g. packed-fma on an FMA build, blas on the default build
 /// ```
 public enum MatmulBackend: Sendable, Equatable, CustomStringConvertible {
+    /// OpenBLAS sgemm, threaded by OpenBLAS.
     case blas
+    /// Single-threaded OpenBLAS sgemm calls on column blocks, one per compute thread.
+    case blasSplit
     case packed(PackedKernel)
 
     public var description: String {
         switch self {
         case .blas: return "blas"
+        case .blasSplit: return "blas-split"
         case .packed(let k): return "packed-\(k.rawValue)"
         }
     }
 
-    /// `CLIP_MATMUL` (`blas`, `packed-fma`, `packed-muladd`) if set, else the fastest on a ViT-B/32-shaped
+    /// `CLIP_MATMUL` (`blas`, `blas-split`, `packed-fma`, `packed-muladd`) if set, else the fastest on a ViT-B/32-shaped
     /// matmul (50×768 · 768×768ᵀ) measured once per process.
     public static let selected: MatmulBackend = {
         if let raw = ProcessInfo.processInfo.environment["CLIP_MATMUL"] {
             switch raw {
             case "blas": return .blas
+            case "blas-split": setBLASThreads(1); return .blasSplit
             case "packed-fma", "fma": return .packed(.fma)
             case "packed-muladd", "packed", "muladd": return .packed(.mulAdd)
             default: break
             }
         }
-        return measureFastest()
+        let best = measureFastest()
+        if best != .blas { setBLASThreads(1) }   // our threads do the splitting; avoid oversubscription
+        return best
     }()
 
     /// Times every backend on a representative shape and returns the fastest.
@@ -243,6 +250,12 @@ public enum MatmulBackend: Sendable, Equatable, CustomStringConvertible {
         }
         var results: [(MatmulBackend, Double)] = []
         results.append((.blas, time { linear(x, rows: m, inFeatures: k, weight: w, outFeatures: n, bias: nil, out: &y) }))
+        let blasThreadsBefore = blasThreads()
+        setBLASThreads(1)
+        results.append((.blasSplit, time {
+            linearSplit(x, rows: m, inFeatures: k, weight: w, outFeatures: n, bias: nil, out: &y, threads: ComputeThreads.count)
+        }))
+        setBLASThreads(blasThreadsBefore)
         for kernel in [PackedKernel.mulAdd, .fma] {
             // One short probe first: the FMA kernel without an FMA target is ~100× slower; skip it quickly.
             let probe = time { packedLinear(x, rows: 6, packed: packed, bias: nil, out: &y, kernel: kernel) }

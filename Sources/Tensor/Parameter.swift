@@ -14,6 +14,8 @@ public final class Parameter: @unchecked Sendable {
     public let count: Int
     /// The elements, row-major. Valid for the lifetime of the parameter; never written after init.
     public let pointer: UnsafePointer<Float>
+    /// Set when `pointer` borrows memory owned by another object (a memory-mapped checkpoint).
+    private let owner: AnyObject?
 
     /// Copies a tensor into a new parameter.
     ///
@@ -29,6 +31,20 @@ public final class Parameter: @unchecked Sendable {
             if let base = src.baseAddress { p.initialize(from: base, count: n) }
         }
         pointer = UnsafePointer(p)
+        owner = nil
+    }
+
+    /// Wraps memory owned by `owner` without copying (e.g. F32 data inside a memory-mapped safetensors file);
+    /// `owner` is kept alive as long as the parameter.
+    ///
+    /// ```swift
+    /// let p = Parameter(borrowing: buffer.baseAddress!, shape: [512], owner: file)
+    /// ```
+    public init(borrowing pointer: UnsafePointer<Float>, shape: [Int], owner: AnyObject) {
+        self.shape = shape
+        count = shape.reduce(1, *)
+        self.pointer = pointer
+        self.owner = owner
     }
 
     /// Builds a parameter by filling a fresh buffer (used by load-time layout changes such as QKV fusion).
@@ -44,9 +60,15 @@ public final class Parameter: @unchecked Sendable {
         p.initialize(repeating: 0, count: max(n, 1))
         fill(p)
         pointer = UnsafePointer(p)
+        owner = nil
     }
 
-    deinit { UnsafeMutablePointer(mutating: pointer).deallocate() }
+    /// Whether the parameter borrows memory-mapped storage instead of owning a copy.
+    public var isBorrowed: Bool { owner != nil }
+
+    deinit {
+        if owner == nil { UnsafeMutablePointer(mutating: pointer).deallocate() }
+    }
 
     /// The elements as an array (a copy).
     ///

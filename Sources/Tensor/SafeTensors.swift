@@ -221,6 +221,19 @@ public final class SafeTensorsFile: @unchecked Sendable {
         }
     }
 
+    /// Zero-copy access to an F32 tensor inside the mapping, when it is 4-byte aligned; nil for other dtypes or
+    /// unaligned data (use ``floats(_:)`` then). Valid while the file object lives.
+    ///
+    /// ```swift
+    /// if let w = try file.mappedFloats("logit_scale") { print(w[0]) }
+    /// ```
+    public func mappedFloats(_ key: String) throws -> UnsafeBufferPointer<Float>? {
+        let info = try info(key)
+        let src = base + dataStart + info.dataOffsets.lowerBound
+        guard info.dtype == .f32, Int(bitPattern: src) % MemoryLayout<Float>.alignment == 0 else { return nil }
+        return UnsafeBufferPointer(start: src.assumingMemoryBound(to: Float.self), count: info.count)
+    }
+
     /// The tensor's elements as `Int64` (for I64 buffers such as `position_ids`).
     ///
     /// ```swift

@@ -75,6 +75,39 @@ public struct WeightReader: Sendable {
     /// - Throws: ``WeightError/missing(key:expectedShape:file:)``,
     ///   ``WeightError/shapeMismatch(key:expected:actual:file:)``, or a ``SafeTensorsError`` for the dtype.
     public func tensor(_ name: String, shape: [Int]) throws -> Tensor {
+        let fullKey = try check(name, shape: shape)
+        let values = try file.floats(fullKey)
+        file.release(fullKey)
+        tracker.insert(fullKey)
+        return Tensor(computedShape: shape, storage: values)
+    }
+
+    /// Reads `name` as a ``Parameter`` of exactly `shape`: borrowed straight from the memory-mapped file when it
+    /// is aligned F32 (no copy, pages load on first use), converted into an owned buffer otherwise.
+    ///
+    /// ```swift
+    /// let table = try reader.parameter("token_embedding.weight", shape: [49408, 512])
+    /// ```
+    public func parameter(_ name: String, shape: [Int]) throws -> Parameter {
+        let fullKey = try check(name, shape: shape)
+        tracker.insert(fullKey)
+        if let mapped = try file.mappedFloats(fullKey), let base = mapped.baseAddress {
+            return Parameter(borrowing: base, shape: shape, owner: file)
+        }
+        return Parameter(Tensor(computedShape: shape, storage: try file.floats(fullKey)))
+    }
+
+    /// Drops the resident pages of `name` once its data has been copied elsewhere (e.g. packed).
+    ///
+    /// ```swift
+    /// reader.release("fc1.weight")
+    /// ```
+    public func release(_ name: String) {
+        file.release(key(name))
+    }
+
+    /// The full key for `name` after checking it exists with `shape`.
+    private func check(_ name: String, shape: [Int]) throws -> String {
         let fullKey = key(name)
         guard let info = file.tensors[fullKey] else {
             throw WeightError.missing(key: fullKey, expectedShape: shape, file: file.path)
@@ -84,10 +117,7 @@ public struct WeightReader: Sendable {
         guard same else {
             throw WeightError.shapeMismatch(key: fullKey, expected: shape, actual: info.shape, file: file.path)
         }
-        let values = try file.floats(fullKey)
-        file.release(fullKey)
-        tracker.insert(fullKey)
-        return Tensor(computedShape: shape, storage: values)
+        return fullKey
     }
 
     /// Marks keys as deliberately ignored (e.g. the I64 `position_ids` buffers older checkpoints carry).

@@ -32,9 +32,10 @@ public struct CLIPTextEmbeddings: Sendable {
     /// let emb = try CLIPTextEmbeddings(root.scoped("text_model.embeddings"), config: config.text)
     /// ```
     public init(_ reader: WeightReader, config: CLIPTextConfig) throws {
-        tokenEmbedding = Parameter(try reader.tensor("token_embedding.weight", shape: [config.vocabSize, config.hiddenSize]))
-        positionEmbedding = Parameter(try reader.tensor("position_embedding.weight",
-                                                        shape: [config.maxPositionEmbeddings, config.hiddenSize]))
+        // Borrowed from the mapping when F32: only the rows of tokens actually used are ever paged in.
+        tokenEmbedding = try reader.parameter("token_embedding.weight", shape: [config.vocabSize, config.hiddenSize])
+        positionEmbedding = try reader.parameter("position_embedding.weight",
+                                                 shape: [config.maxPositionEmbeddings, config.hiddenSize])
     }
 
     /// Writes `token_embedding[id] + position_embedding[position]` for one sequence into `out` (L × C).

@@ -22,10 +22,11 @@ public struct CLIPVisionEmbeddings: Sendable {
     public init(_ reader: WeightReader, config: CLIPVisionConfig, backend: MatmulBackend = .selected) throws {
         let c = config.hiddenSize, p = config.patchSize
         self.config = config
-        classEmbedding = Parameter(try reader.tensor("class_embedding", shape: [c]))
-        patchEmbedding = try LoadTimeLayout.patchConvToMatrix(
-            try reader.tensor("patch_embedding.weight", shape: [c, config.numChannels, p, p]), backend: backend)
-        positionEmbedding = Parameter(try reader.tensor("position_embedding.weight", shape: [config.numPositions, c]))
+        classEmbedding = try reader.parameter("class_embedding", shape: [c])
+        patchEmbedding = LoadTimeLayout.patchConvToMatrix(
+            try reader.parameter("patch_embedding.weight", shape: [c, config.numChannels, p, p]), backend: backend)
+        reader.release("patch_embedding.weight")
+        positionEmbedding = try reader.parameter("position_embedding.weight", shape: [config.numPositions, c])
     }
 
     /// Writes the embeddings of `batch` images into `out` (`batch·T × C`, T = patches + 1).

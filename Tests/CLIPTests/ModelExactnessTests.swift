@@ -67,7 +67,7 @@ struct ModelExactnessTests {
     }
 
     @Test("every matmul backend gives the reference features",
-          arguments: full, [MatmulBackend.blas, .packed(.mulAdd), .packed(.fma)])
+          arguments: full, [MatmulBackend.blas, .blasSplit, .packed(.mulAdd), .packed(.fma)])
     func backends(_ f: Fixture, _ backend: MatmulBackend) throws {
         let (model, ref, ids) = try f.load(backend: backend)
         let batch = try ref.info("pixel_values").shape[0]
