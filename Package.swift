@@ -14,6 +14,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
     ],
     targets: [
         // System libraries (Debian: libopenblas-dev, libstb-dev, zlib1g-dev).
@@ -36,9 +37,14 @@ let package = Package(
             resources: [.copy("Resources")]),
         .target(name: "CLIPZeroShot", dependencies: ["Tensor", "CLIPCore", "VisionTransformer", "TextTransformer"]),
 
+        // The OpenAI-compatible HTTP server: its own target, so the libraries stay free of server dependencies.
+        .target(
+            name: "CLIPServer",
+            dependencies: ["CLIPZeroShot", .product(name: "Hummingbird", package: "hummingbird")]),
+
         .executableTarget(
             name: "clip",
-            dependencies: ["CLIPZeroShot", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["CLIPZeroShot", "CLIPServer", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         // The benchmark is not a product; it may use unsafeFlags (FMA peak measurement needs an FMA target).
         .executableTarget(
             name: "clip-bench", dependencies: ["CLIPZeroShot", "CSTBImage"], path: "Benchmarks/clip-bench",
@@ -46,5 +52,8 @@ let package = Package(
 
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
         .testTarget(name: "CLIPTests", dependencies: ["CLIPZeroShot"]),
+        .testTarget(
+            name: "CLIPServerTests",
+            dependencies: ["CLIPServer", .product(name: "HummingbirdTesting", package: "hummingbird")]),
     ]
 )

@@ -83,7 +83,33 @@ public final class Parameter: @unchecked Sendable {
     /// if let i = p.firstNonFinite() { print("bad value at", i) }
     /// ```
     public func firstNonFinite() -> Int? {
-        for i in 0..<count where !pointer[i].isFinite { return i }
-        return nil
+        firstNonFiniteElement(pointer, count: count)
     }
+}
+
+/// The index of the first NaN or infinity in `count` floats, or nil. Vectorised: `x · 0` is 0 for finite x and
+/// NaN otherwise, so a running sum over blocks finds a bad block at memory speed before the scalar search.
+///
+/// ```swift
+/// if let i = firstNonFiniteElement(p, count: n) { print("bad value at", i) }
+/// ```
+public func firstNonFiniteElement(_ p: UnsafePointer<Float>, count: Int) -> Int? {
+    let block = 4096
+    var start = 0
+    while start < count {
+        let end = min(start + block, count)
+        var acc = SIMD8<Float>()
+        var i = start
+        while i + 8 <= end {
+            acc += UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self) * 0
+            i += 8
+        }
+        var tail: Float = 0
+        while i < end { tail += p[i] * 0; i += 1 }
+        if !(acc.sum() + tail).isFinite {
+            for j in start..<end where !p[j].isFinite { return j }
+        }
+        start = end
+    }
+    return nil
 }

@@ -77,6 +77,9 @@ public struct WeightReader: Sendable {
     public func tensor(_ name: String, shape: [Int]) throws -> Tensor {
         let fullKey = try check(name, shape: shape)
         let values = try file.floats(fullKey)
+        if let bad = values.firstIndex(where: { !$0.isFinite }) {
+            throw WeightError.nonFinite(key: fullKey, index: bad, file: file.path)
+        }
         file.release(fullKey)
         tracker.insert(fullKey)
         return Tensor(computedShape: shape, storage: values)
@@ -88,13 +91,18 @@ public struct WeightReader: Sendable {
     /// ```swift
     /// let table = try reader.parameter("token_embedding.weight", shape: [49408, 512])
     /// ```
+    /// - Throws: also ``WeightError/nonFinite(key:index:file:)`` when the tensor holds NaN or infinity.
     public func parameter(_ name: String, shape: [Int]) throws -> Parameter {
         let fullKey = try check(name, shape: shape)
         tracker.insert(fullKey)
+        let p: Parameter
         if let mapped = try file.mappedFloats(fullKey), let base = mapped.baseAddress {
-            return Parameter(borrowing: base, shape: shape, owner: file)
+            p = Parameter(borrowing: base, shape: shape, owner: file)
+        } else {
+            p = Parameter(Tensor(computedShape: shape, storage: try file.floats(fullKey)))
         }
-        return Parameter(Tensor(computedShape: shape, storage: try file.floats(fullKey)))
+        if let bad = p.firstNonFinite() { throw WeightError.nonFinite(key: fullKey, index: bad, file: file.path) }
+        return p
     }
 
     /// Drops the resident pages of `name` once its data has been copied elsewhere (e.g. packed).

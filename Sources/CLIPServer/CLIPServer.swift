@@ -1,0 +1,3 @@
+// The OpenAI-compatible HTTP API (placeholder until the server lands).
+
+import CLIPZeroShot

@@ -1,0 +1,3 @@
+// Server tests (placeholder until the server lands).
+
+import Testing
