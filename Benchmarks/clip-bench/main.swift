@@ -14,6 +14,7 @@ struct Options {
     var probe: String?          // internal: start-up probe mode
     var probeImage: String?
     var matmul = false
+    var phases: String?
 }
 
 func parseOptions() -> Options {
@@ -25,6 +26,7 @@ func parseOptions() -> Options {
         case "--weights": o.weights = args.isEmpty ? nil : args.removeFirst()
         case "--json": o.json = true
         case "--matmul": o.matmul = true
+        case "--phases": o.phases = args.isEmpty ? nil : args.removeFirst()
         case "--iterations": o.iterations = max(1, Int(args.isEmpty ? "" : args.removeFirst()) ?? 10)
         case "--probe": o.probe = args.isEmpty ? nil : args.removeFirst()
         case "--probe-image": o.probeImage = args.isEmpty ? nil : args.removeFirst()
@@ -145,6 +147,11 @@ if let dir = options.probe {
         log("probe failed: \(error)")
         exit(1)
     }
+}
+
+if let dir = options.phases {
+    do { try startupPhases(dir) } catch { log("phases: \(error)"); exit(1) }
+    exit(0)
 }
 
 // MARK: - Matmul backends on ViT-B/32 shapes

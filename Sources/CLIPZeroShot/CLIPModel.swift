@@ -50,10 +50,26 @@ public struct CLIPModel: Sendable {
                 backend: MatmulBackend = .selected) throws {
         CLIPModel.applyThreadSetting()
         self.config = config
-        vision = try VisionTransformer(weights: root, config: config.vision, projectionDim: config.projectionDim,
-                                       preprocessor: preprocessor, backend: backend)
-        text = try TextTransformer(weights: root, config: config.text, projectionDim: config.projectionDim,
-                                   backend: backend)
+        // The towers share nothing but the read-only file: load them on two threads (page faults, the
+        // non-finite scan and packing overlap).
+        var visionResult: Result<VisionTransformer, Error>?
+        var textResult: Result<TextTransformer, Error>?
+        parallelFor(2) { part in
+            if part == 0 {
+                visionResult = Result {
+                    try VisionTransformer(weights: root, config: config.vision, projectionDim: config.projectionDim,
+                                          preprocessor: preprocessor, backend: backend)
+                }
+            } else {
+                textResult = Result {
+                    try TextTransformer(weights: root, config: config.text, projectionDim: config.projectionDim,
+                                        backend: backend)
+                }
+            }
+        }
+        guard let visionResult, let textResult else { throw WeightError.unexpected(keys: [], file: root.file.path) }
+        vision = try visionResult.get()
+        text = try textResult.get()
         let scale = try root.tensor("logit_scale", shape: [])
         logitScale = scale.storage[0]
         guard logitScale.isFinite else {

@@ -230,7 +230,9 @@ public enum MatmulBackend: Sendable, Equatable, CustomStringConvertible {
         return best
     }()
 
-    /// Times every backend on a representative shape and returns the fastest.
+    /// Times every backend on a representative shape and returns the fastest. A tiny probe first rules out
+    /// kernels that are far off (the FMA kernel without an FMA target is ~100× slower), so selection costs a few
+    /// milliseconds.
     public static func measureFastest(m: Int = 50, k: Int = 768, n: Int = 768) -> MatmulBackend {
         var state: UInt32 = 12345
         let rand: () -> Float = { state = state &* 1664525 &+ 1013904223; return Float(state >> 9) / Float(1 << 23) - 0.5 }
@@ -238,29 +240,32 @@ public enum MatmulBackend: Sendable, Equatable, CustomStringConvertible {
         let w = (0..<(n * k)).map { _ in rand() }
         var y = [Float](repeating: 0, count: m * n)
         let packed = PackedWeight(w, outFeatures: n, inFeatures: k)
-        func time(_ run: () -> Void) -> Double {
+        let probeWeight = PackedWeight(w, outFeatures: 16, inFeatures: k)
+        func time(_ reps: Int, _ run: () -> Void) -> Double {
             run()
             var best = Double.infinity
-            for _ in 0..<5 {
+            for _ in 0..<reps {
                 let t = DispatchTime.now().uptimeNanoseconds
                 run()
                 best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t))
             }
             return best
         }
+        let threadsBefore = blasThreads()
         var results: [(MatmulBackend, Double)] = []
-        results.append((.blas, time { linear(x, rows: m, inFeatures: k, weight: w, outFeatures: n, bias: nil, out: &y) }))
-        let blasThreadsBefore = blasThreads()
+        results.append((.blas, time(3) { linear(x, rows: m, inFeatures: k, weight: w, outFeatures: n, bias: nil, out: &y) }))
         setBLASThreads(1)
-        results.append((.blasSplit, time {
+        results.append((.blasSplit, time(3) {
             linearSplit(x, rows: m, inFeatures: k, weight: w, outFeatures: n, bias: nil, out: &y, threads: ComputeThreads.count)
         }))
-        setBLASThreads(blasThreadsBefore)
-        for kernel in [PackedKernel.mulAdd, .fma] {
-            // One short probe first: the FMA kernel without an FMA target is ~100× slower; skip it quickly.
-            let probe = time { packedLinear(x, rows: 6, packed: packed, bias: nil, out: &y, kernel: kernel) }
-            if probe > results[0].1 { continue }
-            results.append((.packed(kernel), time { packedLinear(x, rows: m, packed: packed, bias: nil, out: &y, kernel: kernel) }))
+        setBLASThreads(threadsBefore)
+        // Probe: one 6×16 block, single-threaded.
+        let probes = PackedKernel.allCases.map { kernel in
+            (kernel, time(2) { packedLinear(x, rows: 6, packed: probeWeight, bias: nil, out: &y, kernel: kernel, threads: 1) })
+        }
+        let bestProbe = probes.map(\.1).min() ?? 0
+        for (kernel, probe) in probes where probe <= 2 * bestProbe {
+            results.append((.packed(kernel), time(3) { packedLinear(x, rows: m, packed: packed, bias: nil, out: &y, kernel: kernel) }))
         }
         return results.min { $0.1 < $1.1 }?.0 ?? .blas
     }

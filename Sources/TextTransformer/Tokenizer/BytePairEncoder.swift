@@ -6,7 +6,7 @@ import Tensor
 /// Byte-level BPE over the 49,408-token CLIP vocabulary.
 ///
 /// ```swift
-/// let bpe = try BytePairEncoder(mergesText: text)
+/// let bpe = try BytePairEncoder(mergesFile: bytes)
 /// bpe.encode(word: Array("hello".utf8))   // [3306]
 /// ```
 public final class BytePairEncoder: @unchecked Sendable {
@@ -40,27 +40,47 @@ public final class BytePairEncoder: @unchecked Sendable {
         return table
     }()
 
-    /// Builds the vocabulary from the text of `bpe_simple_vocab_16e6.txt` exactly as open_clip does:
+    /// Builds the vocabulary from the bytes of `bpe_simple_vocab_16e6.txt` exactly as open_clip does:
     /// lines 1…48,894 are merges; vocab = 256 byte symbols, the same with `</w>`, merges, then special tokens.
+    /// Parsed as bytes (no `String.split`), since this runs at every process start.
     ///
     /// ```swift
-    /// let bpe = try BytePairEncoder(mergesText: text, specialTokens: ["<start_of_text>", "<end_of_text>"])
+    /// let bpe = try BytePairEncoder(mergesFile: bytes, specialTokens: ["<start_of_text>", "<end_of_text>"])
     /// ```
-    public init(mergesText: String, specialTokens: [String] = ["<start_of_text>", "<end_of_text>"]) throws {
-        let lines = mergesText.split(separator: "\n", omittingEmptySubsequences: false)
+    public init(mergesFile bytes: [UInt8], specialTokens: [String] = ["<start_of_text>", "<end_of_text>"]) throws {
         let wanted = 49152 - 256 - 2
-        guard lines.count > wanted else {
-            throw GzipError(reason: "BPE merges file has \(lines.count) lines, expected more than \(wanted)")
+        var pairs: [(String, String)] = []
+        pairs.reserveCapacity(wanted)
+        try bytes.withUnsafeBufferPointer { buf in
+            var line = 0
+            var i = 0
+            while i < buf.count && pairs.count < wanted {
+                var end = i
+                while end < buf.count && buf[end] != 0x0A { end += 1 }
+                if line >= 1 {
+                    var space = i
+                    while space < end && buf[space] != 0x20 { space += 1 }
+                    guard space > i, space + 1 < end else {
+                        throw GzipError(reason: "malformed BPE merge on line \(line + 1)")
+                    }
+                    var lineEnd = end
+                    if lineEnd > space + 1 && buf[lineEnd - 1] == 0x0D { lineEnd -= 1 }
+                    pairs.append((String(decoding: UnsafeBufferPointer(rebasing: buf[i..<space]), as: UTF8.self),
+                                  String(decoding: UnsafeBufferPointer(rebasing: buf[(space + 1)..<lineEnd]), as: UTF8.self)))
+                }
+                line += 1
+                i = end + 1
+            }
         }
-        let mergePairs: [(String, String)] = try lines[1...wanted].map { line in
-            let parts = line.split(separator: " ")
-            guard parts.count == 2 else { throw GzipError(reason: "malformed BPE merge line \"\(line)\"") }
-            return (String(parts[0]), String(parts[1]))
+        guard pairs.count == wanted else {
+            throw GzipError(reason: "BPE merges file has \(pairs.count) merges, expected \(wanted)")
         }
+        let mergePairs = pairs
         let bytes = BytePairEncoder.byteToUnicode.map { String(Character($0)) }   // by byte value
         let ordered = BytePairEncoder.byteOrder.map { bytes[$0] }                // vocabulary order
         var vocab = ordered + ordered.map { $0 + "</w>" }
-        vocab.append(contentsOf: mergePairs.map { $0.0 + $0.1 })
+        vocab.reserveCapacity(512 + mergePairs.count + specialTokens.count)
+        for (a, b) in mergePairs { vocab.append(a + b) }
         vocab.append(contentsOf: specialTokens)
         var enc: [String: Int] = [:]
         enc.reserveCapacity(vocab.count)
@@ -76,8 +96,14 @@ public final class BytePairEncoder: @unchecked Sendable {
         vocabulary = vocab
         encoder = enc
         merges = m
-        byteSymbol = bytes.map { Int32(enc[$0]!) }
-        byteSymbolEnd = bytes.map { Int32(enc[$0 + "</w>"]!) }
+        var single: [Int32] = [], end: [Int32] = []
+        for b in bytes {
+            guard let s = enc[b], let e = enc[b + "</w>"] else { throw GzipError(reason: "byte symbol missing") }
+            single.append(Int32(s))
+            end.append(Int32(e))
+        }
+        byteSymbol = single
+        byteSymbolEnd = end
     }
 
     /// The id of a vocabulary string, if any.

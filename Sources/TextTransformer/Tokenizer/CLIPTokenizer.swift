@@ -37,11 +37,8 @@ public final class CLIPTokenizer: Sendable {
     /// ```
     public init(contextLength: Int = 77) throws {
         let merges = try gunzip(try TokenizerResources.data("bpe_simple_vocab_16e6.txt", "gz"))
-        guard let text = String(validating: merges, as: UTF8.self) else {
-            throw TokenizerError.corruptResource("bpe_simple_vocab_16e6.txt.gz is not UTF-8")
-        }
         let specials = ["<start_of_text>", "<end_of_text>"]
-        bpe = try BytePairEncoder(mergesText: text, specialTokens: specials)
+        bpe = try BytePairEncoder(mergesFile: merges, specialTokens: specials)
         let tablesJSON: JSONValue
         do { tablesJSON = try JSONValue.parse(try TokenizerResources.data("text-tables", "json")) } catch {
             throw TokenizerError.corruptResource("text-tables.json: \(error)")
