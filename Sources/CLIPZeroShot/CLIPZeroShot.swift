@@ -282,6 +282,9 @@ public final class CLIPZeroShot: Sendable {
         return Tensor(computedShape: [na, nb], storage: out)
     }
 
+    /// The number of prompt embeddings currently cached.
+    public var cachedPromptCount: Int { cache.count }
+
     /// Decodes a ``CLIPImage`` to RGB8 pixels.
     public func decode(_ image: CLIPImage) throws -> RGBImage {
         switch image {
