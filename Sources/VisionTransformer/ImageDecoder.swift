@@ -51,6 +51,8 @@ public struct ImageDecoder: Sendable {
         guard bytes.count <= Int(Int32.max) else { throw ImageError.tooManyBytes(size: bytes.count, limit: Int(Int32.max)) }
         if let foreign = ImageDecoder.foreignFormat(bytes) { throw ImageError.unsupportedFormat(foreign) }
         return try bytes.withUnsafeBufferPointer { buf -> RGBImage in
+            // stb_image is not hardened: reject structures known to make it read out of bounds or over-allocate.
+            try StructureCheck.validate(buf)
             var w: Int32 = 0, h: Int32 = 0, comp: Int32 = 0
             // Header only: refuse absurd sizes before stb allocates anything.
             guard stbi_info_from_memory(buf.baseAddress, Int32(buf.count), &w, &h, &comp) == 1 else {
@@ -143,6 +145,83 @@ public struct ImageDecoder: Sendable {
         if at(0, "<svg") || at(0, "<?xml") { return "SVG/XML" }
         if b.count >= 4 && b[0] == 0 && b[1] == 0 && b[2] == 1 && b[3] == 0 { return "ICO" }
         return nil
+    }
+}
+
+/// Structural checks run before stb_image sees the bytes (found by fuzzing; see Fuzz/README.md).
+enum StructureCheck {
+    static func validate(_ b: UnsafeBufferPointer<UInt8>) throws {
+        if b.count >= 8 && b[0] == 0x89 && b[1] == 0x50 && b[2] == 0x4E && b[3] == 0x47 { try png(b) }
+        if b.count >= 2 && b[0] == 0xFF && b[1] == 0xD8 { try jpeg(b) }
+    }
+
+    /// Every PNG chunk must fit in the file: stb grows its IDAT buffer by the declared length before reading, so
+    /// a 2 GiB length in a 200-byte file means a 2 GiB allocation.
+    static func png(_ b: UnsafeBufferPointer<UInt8>) throws {
+        var i = 8
+        while i + 8 <= b.count {
+            let len = Int(b[i]) << 24 | Int(b[i + 1]) << 16 | Int(b[i + 2]) << 8 | Int(b[i + 3])
+            let type = String(decoding: b[(i + 4)..<(i + 8)], as: UTF8.self)
+            guard len <= b.count - i - 8 else {
+                throw ImageError.corrupt(reason: "PNG chunk \(type.debugDescription) at byte \(i) declares \(len) bytes but only \(b.count - i - 8) remain")
+            }
+            if type == "IEND" { return }
+            i += 12 + len
+        }
+    }
+
+    /// Every JPEG scan must use Huffman tables that were defined before it: stb_image decodes with an undefined
+    /// (zeroed) table otherwise and reads out of bounds.
+    static func jpeg(_ b: UnsafeBufferPointer<UInt8>) throws {
+        var dc = Set<Int>(), ac = Set<Int>()
+        var progressive = false
+        var i = 2
+        while i + 4 <= b.count {
+            guard b[i] == 0xFF else { return }          // not at a marker: leave the diagnosis to stb
+            let marker = b[i + 1]
+            if marker == 0xFF { i += 1; continue }
+            if marker == 0xD8 || marker == 0x01 || (0xD0...0xD7).contains(marker) { i += 2; continue }
+            if marker == 0xD9 { return }
+            let len = Int(b[i + 2]) << 8 | Int(b[i + 3])
+            let end = i + 2 + len
+            guard len >= 2, end <= b.count else {
+                throw ImageError.corrupt(reason: "JPEG segment 0xFF\(String(marker, radix: 16, uppercase: true)) at byte \(i) runs past the end of the data")
+            }
+            switch marker {
+            case 0xC2, 0xC6, 0xCA, 0xCE: progressive = true
+            case 0xC4:   // DHT: one or more tables
+                var p = i + 4
+                while p < end {
+                    let tc = Int(b[p] >> 4), th = Int(b[p] & 15)
+                    guard p + 17 <= end, tc <= 1, th <= 3 else { throw ImageError.corrupt(reason: "bad JPEG Huffman table header at byte \(p)") }
+                    var n = 0
+                    for k in 1...16 { n += Int(b[p + k]) }
+                    guard n <= 256, p + 17 + n <= end else { throw ImageError.corrupt(reason: "bad JPEG Huffman table length at byte \(p)") }
+                    if tc == 0 { dc.insert(th) } else { ac.insert(th) }
+                    p += 17 + n
+                }
+            case 0xDA:   // SOS: check the tables each component uses, then skip the entropy-coded data
+                guard len >= 3 else { throw ImageError.corrupt(reason: "bad JPEG scan header at byte \(i)") }
+                let ns = Int(b[i + 4])
+                guard len >= 6 + 2 * ns else { throw ImageError.corrupt(reason: "bad JPEG scan header at byte \(i)") }
+                let ss = Int(b[i + 5 + 2 * ns]), ah = Int(b[i + 7 + 2 * ns] >> 4)
+                for k in 0..<ns {
+                    let tables = b[i + 6 + 2 * k]
+                    let td = Int(tables >> 4), ta = Int(tables & 15)
+                    let needsDC = progressive ? (ss == 0 && ah == 0) : true
+                    let needsAC = progressive ? ss > 0 : true
+                    if (needsDC && !dc.contains(td)) || (needsAC && !ac.contains(ta)) {
+                        throw ImageError.corrupt(reason: "JPEG scan at byte \(i) uses an undefined Huffman table")
+                    }
+                }
+                var j = end
+                while j + 1 < b.count && !(b[j] == 0xFF && b[j + 1] != 0 && !(0xD0...0xD7).contains(b[j + 1])) { j += 1 }
+                i = j
+                continue
+            default: break
+            }
+            i = end
+        }
     }
 }
 
