@@ -15,6 +15,7 @@ struct Options {
     var probeImage: String?
     var matmul = false
     var phases: String?
+    var jpeg: String?
 }
 
 func parseOptions() -> Options {
@@ -26,6 +27,7 @@ func parseOptions() -> Options {
         case "--weights": o.weights = args.isEmpty ? nil : args.removeFirst()
         case "--json": o.json = true
         case "--matmul": o.matmul = true
+        case "--jpeg": o.jpeg = args.isEmpty ? nil : args.removeFirst()
         case "--phases": o.phases = args.isEmpty ? nil : args.removeFirst()
         case "--iterations": o.iterations = max(1, Int(args.isEmpty ? "" : args.removeFirst()) ?? 10)
         case "--probe": o.probe = args.isEmpty ? nil : args.removeFirst()
@@ -209,7 +211,7 @@ do {
     for _ in 0..<3 {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
-        p.arguments = ["--probe", dir, "--probe-image", probeImagePath]
+        p.arguments = ["--probe", dir, "--probe-image", options.jpeg ?? probeImagePath]
         let pipe = Pipe()
         p.standardOutput = pipe
         let t = now()
@@ -247,7 +249,7 @@ do {
     _ = try clip.classify(image: .pixels(img224), labels: labels)
     let warm = try measure(n) { _ = try clip.classify(image: .pixels(img224), labels: labels) }
     log("6 MP JPEG end to end …")
-    let jpeg = encodeJPEG(syntheticImage(width: 3000, height: 2000))
+    let jpeg = try options.jpeg.map { try readFile($0, limit: 64 << 20) } ?? encodeJPEG(syntheticImage(width: 3000, height: 2000))
     let e2e = try measure(max(3, n / 2)) { _ = try clip.classify(image: .data(jpeg), labels: labels) }
     let decodeOnly = try measure(max(3, n / 2)) { _ = try clip.decoder.decode(jpeg) }
 
@@ -271,11 +273,12 @@ do {
         ("fma_peak_1core_gflops", peak1),
         ("image_b1_pct_of_peak", 100 * gflop / b1.median / peakAll),
         ("blas_threads", Double(blasThreads())),
+        ("compute_threads", Double(ComputeThreads.count)),
     ]
     if options.json {
-        print("{" + result.map { "\"\($0.0)\": \((($0.1 * 1000).rounded() / 1000))" }.joined(separator: ", ") + "}")
+        print("{\"backend\": \"\(MatmulBackend.selected)\", " + result.map { "\"\($0.0)\": \((($0.1 * 1000).rounded() / 1000))" }.joined(separator: ", ") + "}")
     } else {
-        print("clip-bench — \(dir) (\(String(format: "%.0f", Double(weightsBytes) / 1e6)) MB), \(n) iterations, medians")
+        print("clip-bench — \(dir) (\(String(format: "%.0f", Double(weightsBytes) / 1e6)) MB), \(n) iterations, medians, matmul backend \(MatmulBackend.selected)")
         for (k, v) in result { print("  " + k.padding(toLength: 28, withPad: " ", startingAt: 0) + String(format: "%10.3f", v)) }
     }
 } catch {

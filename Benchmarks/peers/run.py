@@ -1,0 +1,290 @@
+#!/usr/bin/env python3
+"""Side-by-side benchmark: this package's clip-bench vs ONNX Runtime and PyTorch on the same random ViT-B/32."""
+import argparse
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+LABELS = ["cat", "dog", "car", "bird", "tree", "house", "person", "boat", "flower", "horse"]
+PROMPTS = [f"This is a photo of {x}." for x in LABELS]
+
+
+def ensure_deps():
+    missing = []
+    for mod, pkg in [("torch", "torch"), ("transformers", "transformers"), ("onnx", "onnx"),
+                     ("onnxruntime", "onnxruntime"), ("PIL", "pillow"), ("open_clip", "open_clip_torch"),
+                     ("safetensors", "safetensors")]:
+        try:
+            __import__(mod)
+        except ImportError:
+            missing.append(pkg)
+    if missing:
+        print("installing", " ".join(missing), flush=True)
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", *missing], check=True)
+
+
+def median(xs):
+    s = sorted(xs)
+    n = len(s)
+    return s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2
+
+
+def timeit(fn, n, warmup=2):
+    for _ in range(warmup):
+        fn()
+    out = []
+    for _ in range(n):
+        t = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t)
+    return median(out)
+
+
+def prepare(workdir: pathlib.Path):
+    """Random ViT-B/32 as an HF directory, ONNX exports of both towers, tokenizer files and a 6 MP JPEG."""
+    import numpy as np
+    import torch
+    from PIL import Image
+    from transformers import (CLIPImageProcessorPil, CLIPModel, CLIPTextModelWithProjection,
+                              CLIPVisionModelWithProjection)
+    sys.path.insert(0, str(ROOT / "Tools"))
+    from make_classify_fixture import write_hf_tokenizer
+
+    hf = workdir / "vitb32"
+    if not (hf / "model.safetensors").exists():
+        print("building random ViT-B/32 (Tools/make_vitb32.py) …", flush=True)
+        subprocess.run([sys.executable, str(ROOT / "Tools/make_vitb32.py"), "--out", str(hf)], check=True)
+    write_hf_tokenizer(hf)
+    CLIPImageProcessorPil().save_pretrained(hf)
+    onnx_dir = workdir / "onnx"
+    onnx_dir.mkdir(exist_ok=True)
+    if not (onnx_dir / "vision_model.onnx").exists():
+        print("exporting ONNX towers …", flush=True)
+        vision = CLIPVisionModelWithProjection.from_pretrained(hf).eval()
+        text = CLIPTextModelWithProjection.from_pretrained(hf).eval()
+
+        class V(torch.nn.Module):
+            def __init__(self, m):
+                super().__init__()
+                self.m = m
+
+            def forward(self, pixel_values):
+                return self.m(pixel_values=pixel_values).image_embeds
+
+        class T(torch.nn.Module):
+            def __init__(self, m):
+                super().__init__()
+                self.m = m
+
+            def forward(self, input_ids, attention_mask):
+                return self.m(input_ids=input_ids, attention_mask=attention_mask).text_embeds
+
+        torch.onnx.export(V(vision), (torch.randn(1, 3, 224, 224),), onnx_dir / "vision_model.onnx",
+                          input_names=["pixel_values"], output_names=["image_embeds"],
+                          dynamic_axes={"pixel_values": {0: "batch"}, "image_embeds": {0: "batch"}},
+                          opset_version=17, dynamo=False)
+        ids = torch.ones(2, 8, dtype=torch.long)
+        torch.onnx.export(T(text), (ids, torch.ones_like(ids)), onnx_dir / "text_model.onnx",
+                          input_names=["input_ids", "attention_mask"], output_names=["text_embeds"],
+                          dynamic_axes={"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"},
+                                        "text_embeds": {0: "batch"}},
+                          opset_version=17, dynamo=False)
+    jpeg = workdir / "photo-6mp.jpg"
+    if not jpeg.exists():
+        rng = np.random.default_rng(0)
+        y, x = np.mgrid[0:2000, 0:3000]
+        arr = np.stack([x * 255 // 3000, y * 255 // 2000, (x + y) * 128 // 5000 + 60], -1).astype(np.int16)
+        arr += rng.integers(0, 16, arr.shape, dtype=np.int16)
+        Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8)).save(jpeg, quality=90)
+    return hf, onnx_dir, jpeg
+
+
+PEER_STARTUP = r'''
+import json, resource, sys, time
+t0 = time.perf_counter()
+kind, hf, onnx_dir, jpeg = sys.argv[1:5]
+import numpy as np
+from PIL import Image
+from transformers import CLIPImageProcessorPil, CLIPTokenizer
+from transformers.image_utils import load_image
+labels = ["cat", "dog", "car", "bird", "tree", "house", "person", "boat", "flower", "horse"]
+tok = CLIPTokenizer(hf + "/vocab.json", hf + "/merges.txt")
+proc = CLIPImageProcessorPil()
+if kind == "ort":
+    import onnxruntime as ort
+    so = ort.SessionOptions(); so.intra_op_num_threads = 2; so.inter_op_num_threads = 1
+    vs = ort.InferenceSession(onnx_dir + "/vision_model.onnx", so, providers=["CPUExecutionProvider"])
+    ts = ort.InferenceSession(onnx_dir + "/text_model.onnx", so, providers=["CPUExecutionProvider"])
+    t1 = time.perf_counter()
+    ids = tok([f"This is a photo of {x}." for x in labels], padding=True, return_tensors="np")
+    te = ts.run(None, {"input_ids": ids["input_ids"].astype(np.int64), "attention_mask": ids["attention_mask"].astype(np.int64)})[0]
+    ie = vs.run(None, {"pixel_values": proc(load_image(jpeg), return_tensors="np")["pixel_values"]})[0]
+else:
+    import torch
+    torch.set_num_threads(2)
+    from transformers import CLIPModel
+    model = CLIPModel.from_pretrained(hf).eval()
+    t1 = time.perf_counter()
+    with torch.no_grad():
+        ids = tok([f"This is a photo of {x}." for x in labels], padding=True, return_tensors="pt")
+        te = model.get_text_features(**ids); te = getattr(te, "pooler_output", te).numpy()
+        ie = model.get_image_features(pixel_values=proc(load_image(jpeg), return_tensors="pt")["pixel_values"])
+        ie = getattr(ie, "pooler_output", ie).numpy()
+te = te / np.linalg.norm(te, axis=-1, keepdims=True); ie = ie / np.linalg.norm(ie, axis=-1, keepdims=True)
+logits = 100 * ie @ te.T
+p = np.exp(logits - logits.max()); p /= p.sum()
+t2 = time.perf_counter()
+print(json.dumps({"load_s": t1 - t0, "first_result_s": t2 - t0, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+'''
+
+
+def startup(kind, hf, onnx_dir, jpeg, runs=3):
+    walls, rss = [], 0.0
+    for _ in range(runs):
+        t = time.perf_counter()
+        out = subprocess.run([sys.executable, "-c", PEER_STARTUP, kind, str(hf), str(onnx_dir), str(jpeg)],
+                             capture_output=True, text=True, check=True)
+        walls.append(time.perf_counter() - t)
+        rss = max(rss, json.loads(out.stdout.strip().splitlines()[-1])["peak_rss_mb"])
+    return median(walls), rss
+
+
+def bench_ort(hf, onnx_dir, jpeg, n):
+    import numpy as np
+    import onnxruntime as ort
+    from transformers import CLIPImageProcessorPil, CLIPTokenizer
+    from transformers.image_utils import load_image
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 2
+    so.inter_op_num_threads = 1
+    vs = ort.InferenceSession(str(onnx_dir / "vision_model.onnx"), so, providers=["CPUExecutionProvider"])
+    ts = ort.InferenceSession(str(onnx_dir / "text_model.onnx"), so, providers=["CPUExecutionProvider"])
+    tok = CLIPTokenizer(str(hf / "vocab.json"), str(hf / "merges.txt"))
+    proc = CLIPImageProcessorPil()
+    rng = np.random.default_rng(0)
+    px1 = rng.standard_normal((1, 3, 224, 224), dtype=np.float32)
+    px8 = rng.standard_normal((8, 3, 224, 224), dtype=np.float32)
+    short = tok(PROMPTS, padding=True, return_tensors="np")
+    padded77 = tok(PROMPTS, padding="max_length", max_length=77, return_tensors="np")
+    feed = lambda t: {"input_ids": t["input_ids"].astype(np.int64), "attention_mask": t["attention_mask"].astype(np.int64)}
+    te = ts.run(None, feed(short))[0]
+    te = te / np.linalg.norm(te, axis=-1, keepdims=True)
+
+    def e2e():
+        ie = vs.run(None, {"pixel_values": proc(load_image(str(jpeg)), return_tensors="np")["pixel_values"]})[0]
+        ie = ie / np.linalg.norm(ie, axis=-1, keepdims=True)
+        logits = 100 * ie @ te.T
+        p = np.exp(logits - logits.max())
+        return p / p.sum()
+
+    return {
+        "image_b1_ms": timeit(lambda: vs.run(None, {"pixel_values": px1}), n) * 1000,
+        "image_b8_ms_per_image": timeit(lambda: vs.run(None, {"pixel_values": px8}), max(3, n // 2)) * 1000 / 8,
+        "text_10_labels_ms": timeit(lambda: ts.run(None, feed(short)), n) * 1000,
+        "text_10_labels_pad77_ms": timeit(lambda: ts.run(None, feed(padded77)), n) * 1000,
+        "jpeg_6mp_end_to_end_ms": timeit(e2e, max(3, n // 2)) * 1000,
+    }
+
+
+def bench_torch(hf, jpeg, n):
+    import numpy as np
+    import torch
+    from transformers import CLIPImageProcessorPil, CLIPModel, CLIPTokenizer
+    from transformers.image_utils import load_image
+    torch.set_num_threads(2)
+    model = CLIPModel.from_pretrained(hf).eval()
+    tok = CLIPTokenizer(str(hf / "vocab.json"), str(hf / "merges.txt"))
+    proc = CLIPImageProcessorPil()
+    px1 = torch.randn(1, 3, 224, 224)
+    px8 = torch.randn(8, 3, 224, 224)
+    short = tok(PROMPTS, padding=True, return_tensors="pt")
+    padded77 = tok(PROMPTS, padding="max_length", max_length=77, return_tensors="pt")
+    with torch.no_grad():
+        te = model.get_text_features(**short)
+        te = getattr(te, "pooler_output", te)
+        te = te / te.norm(dim=-1, keepdim=True)
+
+        def e2e():
+            ie = model.get_image_features(pixel_values=proc(load_image(str(jpeg)), return_tensors="pt")["pixel_values"])
+            ie = getattr(ie, "pooler_output", ie)
+            ie = ie / ie.norm(dim=-1, keepdim=True)
+            return (100 * ie @ te.T).softmax(-1)
+
+        return {
+            "image_b1_ms": timeit(lambda: model.get_image_features(pixel_values=px1), n) * 1000,
+            "image_b8_ms_per_image": timeit(lambda: model.get_image_features(pixel_values=px8), max(3, n // 2)) * 1000 / 8,
+            "text_10_labels_ms": timeit(lambda: model.get_text_features(**short), n) * 1000,
+            "text_10_labels_pad77_ms": timeit(lambda: model.get_text_features(**padded77), n) * 1000,
+            "jpeg_6mp_end_to_end_ms": timeit(e2e, max(3, n // 2)) * 1000,
+        }
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--workdir", default=os.path.join(tempfile.gettempdir(), "clip-peers"))
+    ap.add_argument("--iterations", type=int, default=10)
+    ap.add_argument("--swift-flags", default="-Xswiftc -target-cpu -Xswiftc native",
+                    help="extra swift build flags for clip-bench ('' for the default build)")
+    ap.add_argument("--scratch-path", default=None, help="swift build --scratch-path (default: .build or .build-native)")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    ensure_deps()
+    workdir = pathlib.Path(args.workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    hf, onnx_dir, jpeg = prepare(workdir)
+    weights_mb = (hf / "model.safetensors").stat().st_size / 1e6
+
+    scratch = args.scratch_path or str(ROOT / (".build-native" if args.swift_flags.strip() else ".build"))
+    print(f"building clip-bench (swift build -c release {args.swift_flags}) …", flush=True)
+    subprocess.run(["swift", "build", "-c", "release", "--product", "clip-bench", "--scratch-path", scratch,
+                    *args.swift_flags.split()], cwd=ROOT, check=True)
+    bench = pathlib.Path(scratch) / "release" / "clip-bench"
+
+    results = {}
+    print("running clip-bench …", flush=True)
+    out = subprocess.run([str(bench), "--weights", str(hf), "--json", "--iterations", str(args.iterations),
+                          "--jpeg", str(jpeg)], capture_output=True, text=True, check=True)
+    results["swift"] = json.loads(out.stdout.strip().splitlines()[-1])
+    print("running ONNX Runtime …", flush=True)
+    results["ort"] = bench_ort(hf, onnx_dir, jpeg, args.iterations)
+    results["ort"]["startup_to_first_result_s"], results["ort"]["peak_rss_mb"] = startup("ort", hf, onnx_dir, jpeg)
+    print("running PyTorch …", flush=True)
+    results["torch"] = bench_torch(hf, jpeg, args.iterations)
+    results["torch"]["startup_to_first_result_s"], results["torch"]["peak_rss_mb"] = startup("torch", hf, onnx_dir, jpeg)
+
+    s, o, t = results["swift"], results["ort"], results["torch"]
+    s["text_10_labels_pad77_ms"] = s["text_10_labels_ms"]
+    rows = [
+        ("image batch 1 (ms)", "image_b1_ms", "≤ 0.75× ORT"),
+        ("image batch 8 (ms/image)", "image_b8_ms_per_image", "≤ 0.85× ORT"),
+        ("10 short labels (ms)", "text_10_labels_ms", "≤ 0.75× ORT"),
+        ("10 labels vs pad-to-77 (ms)", "text_10_labels_pad77_ms", "≥ 6× faster"),
+        ("6 MP JPEG end to end (ms)", "jpeg_6mp_end_to_end_ms", "≤ 0.6× ORT+PIL"),
+        ("start → first result (s)", "startup_to_first_result_s", "≤ 0.3 s"),
+        ("peak RSS (MB)", "peak_rss_mb", f"≤ 1.1× weights ({weights_mb:.0f} MB)"),
+    ]
+    lines = [f"weights: random ViT-B/32, {weights_mb:.0f} MB F32; 2 threads; medians of {args.iterations}; "
+             f"swift build flags: '{args.swift_flags}'; matmul backend: {s.get('backend', '?')}",
+             "| workload | swift-clip | ONNX Runtime | PyTorch | swift / ORT | target |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    for name, key, target in rows:
+        ratio = s[key] / o[key] if o.get(key) else float("nan")
+        if key == "text_10_labels_pad77_ms":
+            ratio = o[key] / s["text_10_labels_ms"]
+            lines.append(f"| {name} | {s['text_10_labels_ms']:.1f} | {o[key]:.1f} | {t[key]:.1f} | ORT/swift = {ratio:.1f}× | {target} |")
+            continue
+        lines.append(f"| {name} | {s[key]:.3g} | {o[key]:.3g} | {t[key]:.3g} | {ratio:.2f}× | {target} |")
+    lines.append(f"FMA peak measured in the same run: {s['fma_peak_gflops']:.0f} GFLOP/s (2 cores); "
+                 f"image batch 1 runs at {s['image_b1_gflops']:.0f} GFLOP/s = {s['image_b1_pct_of_peak']:.0f} % of it.")
+    print("\n".join(lines))
+    if args.json:
+        print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()
