@@ -125,15 +125,7 @@ public struct CLIPConfig: Sendable, Equatable {
     /// ```
     /// - Throws: ``ConfigError`` naming the field.
     public init(contentsOf path: String) throws {
-        let bytes: [UInt8]
-        do { bytes = try readFile(path, limit: 16 << 20) } catch let e as FileReadError {
-            throw ConfigError.unreadable(file: path, reason: e.description)
-        }
-        let json: JSONValue
-        do { json = try JSONValue.parse(bytes) } catch let e as JSONError {
-            throw ConfigError.invalidJSON(file: path, reason: e.description)
-        }
-        try self.init(json: json, source: path)
+        try self.init(json: try loadConfigJSON(path), source: path)
     }
 
     /// Builds a configuration from parsed JSON, with transformers' defaults for missing optional keys.
@@ -228,6 +220,21 @@ public struct CLIPConfig: Sendable, Equatable {
                 throw ConfigError.invalidValue(file: source, field: field, value: String(eps), reason: "must be a positive finite number")
             }
         }
+    }
+}
+
+/// Reads and parses a JSON configuration file (at most 16 MiB), with errors as ``ConfigError``.
+///
+/// ```swift
+/// let json = try loadConfigJSON(dir + "/preprocessor_config.json")
+/// ```
+public func loadConfigJSON(_ path: String, limit: Int = 16 << 20) throws -> JSONValue {
+    let bytes: [UInt8]
+    do { bytes = try readFile(path, limit: limit) } catch let e as FileReadError {
+        throw ConfigError.unreadable(file: path, reason: e.reason)
+    }
+    do { return try JSONValue.parse(bytes) } catch let e as JSONError {
+        throw ConfigError.invalidJSON(file: path, reason: e.description)
     }
 }
 

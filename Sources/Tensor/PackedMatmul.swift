@@ -105,38 +105,39 @@ func loadB(_ b: UnsafePointer<Float>) -> (SIMD8<Float>, SIMD8<Float>) {
     return (raw.loadUnaligned(as: SIMD8<Float>.self), raw.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
 }
 
-/// 6 rows × 16 columns, fused multiply-add.
+/// The multiply-accumulate of a micro-kernel: `acc + a·b`, fused or not.
+protocol MultiplyAccumulate {
+    static func apply(_ acc: SIMD8<Float>, _ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float>
+}
+
+/// One fused instruction with an FMA target; a libm call per lane without one.
+enum FusedMultiplyAdd: MultiplyAccumulate {
+    @inline(__always)
+    static func apply(_ acc: SIMD8<Float>, _ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> { acc.addingProduct(a, b) }
+}
+
+/// Separate multiply and add: fast on any target.
+enum MultiplyThenAdd: MultiplyAccumulate {
+    @inline(__always)
+    static func apply(_ acc: SIMD8<Float>, _ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> { acc + a * b }
+}
+
 @inline(never)
 func kernel6x16FMA(_ a: UnsafePointer<Float>, _ w: PackedWeight, panel p: Int,
                    out: UnsafeMutablePointer<Float>, row: Int, bias: UnsafePointer<Float>?) {
-    let k = w.inFeatures
-    var b = UnsafePointer(w.data + p * k * 16)
-    let a0 = a, a1 = a + k, a2 = a + 2 * k, a3 = a + 3 * k, a4 = a + 4 * k, a5 = a + 5 * k
-    var c00 = SIMD8<Float>(), c01 = SIMD8<Float>(), c10 = SIMD8<Float>(), c11 = SIMD8<Float>()
-    var c20 = SIMD8<Float>(), c21 = SIMD8<Float>(), c30 = SIMD8<Float>(), c31 = SIMD8<Float>()
-    var c40 = SIMD8<Float>(), c41 = SIMD8<Float>(), c50 = SIMD8<Float>(), c51 = SIMD8<Float>()
-    for kk in 0..<k {
-        let (b0, b1) = loadB(b)
-        var s = SIMD8<Float>(repeating: a0[kk]); c00 = c00.addingProduct(s, b0); c01 = c01.addingProduct(s, b1)
-        s = SIMD8<Float>(repeating: a1[kk]); c10 = c10.addingProduct(s, b0); c11 = c11.addingProduct(s, b1)
-        s = SIMD8<Float>(repeating: a2[kk]); c20 = c20.addingProduct(s, b0); c21 = c21.addingProduct(s, b1)
-        s = SIMD8<Float>(repeating: a3[kk]); c30 = c30.addingProduct(s, b0); c31 = c31.addingProduct(s, b1)
-        s = SIMD8<Float>(repeating: a4[kk]); c40 = c40.addingProduct(s, b0); c41 = c41.addingProduct(s, b1)
-        s = SIMD8<Float>(repeating: a5[kk]); c50 = c50.addingProduct(s, b0); c51 = c51.addingProduct(s, b1)
-        b += 16
-    }
-    storePanel(c00, c01, w, panel: p, out: out, row: row, bias: bias)
-    storePanel(c10, c11, w, panel: p, out: out, row: row + 1, bias: bias)
-    storePanel(c20, c21, w, panel: p, out: out, row: row + 2, bias: bias)
-    storePanel(c30, c31, w, panel: p, out: out, row: row + 3, bias: bias)
-    storePanel(c40, c41, w, panel: p, out: out, row: row + 4, bias: bias)
-    storePanel(c50, c51, w, panel: p, out: out, row: row + 5, bias: bias)
+    kernel6x16(FusedMultiplyAdd.self, a, w, panel: p, out: out, row: row, bias: bias)
 }
 
-/// 6 rows × 16 columns, separate multiply and add (safe without an FMA target).
 @inline(never)
 func kernel6x16MulAdd(_ a: UnsafePointer<Float>, _ w: PackedWeight, panel p: Int,
                       out: UnsafeMutablePointer<Float>, row: Int, bias: UnsafePointer<Float>?) {
+    kernel6x16(MultiplyThenAdd.self, a, w, panel: p, out: out, row: row, bias: bias)
+}
+
+/// 6 rows × 16 columns: 12 accumulators stay in registers while one packed panel streams through.
+@inline(__always)
+func kernel6x16<Op: MultiplyAccumulate>(_ op: Op.Type, _ a: UnsafePointer<Float>, _ w: PackedWeight, panel p: Int,
+                                        out: UnsafeMutablePointer<Float>, row: Int, bias: UnsafePointer<Float>?) {
     let k = w.inFeatures
     var b = UnsafePointer(w.data + p * k * 16)
     let a0 = a, a1 = a + k, a2 = a + 2 * k, a3 = a + 3 * k, a4 = a + 4 * k, a5 = a + 5 * k
@@ -145,12 +146,12 @@ func kernel6x16MulAdd(_ a: UnsafePointer<Float>, _ w: PackedWeight, panel p: Int
     var c40 = SIMD8<Float>(), c41 = SIMD8<Float>(), c50 = SIMD8<Float>(), c51 = SIMD8<Float>()
     for kk in 0..<k {
         let (b0, b1) = loadB(b)
-        var s = SIMD8<Float>(repeating: a0[kk]); c00 += s * b0; c01 += s * b1
-        s = SIMD8<Float>(repeating: a1[kk]); c10 += s * b0; c11 += s * b1
-        s = SIMD8<Float>(repeating: a2[kk]); c20 += s * b0; c21 += s * b1
-        s = SIMD8<Float>(repeating: a3[kk]); c30 += s * b0; c31 += s * b1
-        s = SIMD8<Float>(repeating: a4[kk]); c40 += s * b0; c41 += s * b1
-        s = SIMD8<Float>(repeating: a5[kk]); c50 += s * b0; c51 += s * b1
+        var s = SIMD8<Float>(repeating: a0[kk]); c00 = Op.apply(c00, s, b0); c01 = Op.apply(c01, s, b1)
+        s = SIMD8<Float>(repeating: a1[kk]); c10 = Op.apply(c10, s, b0); c11 = Op.apply(c11, s, b1)
+        s = SIMD8<Float>(repeating: a2[kk]); c20 = Op.apply(c20, s, b0); c21 = Op.apply(c21, s, b1)
+        s = SIMD8<Float>(repeating: a3[kk]); c30 = Op.apply(c30, s, b0); c31 = Op.apply(c31, s, b1)
+        s = SIMD8<Float>(repeating: a4[kk]); c40 = Op.apply(c40, s, b0); c41 = Op.apply(c41, s, b1)
+        s = SIMD8<Float>(repeating: a5[kk]); c50 = Op.apply(c50, s, b0); c51 = Op.apply(c51, s, b1)
         b += 16
     }
     storePanel(c00, c01, w, panel: p, out: out, row: row, bias: bias)
@@ -230,16 +231,16 @@ public enum MatmulBackend: Sendable, Equatable, CustomStringConvertible {
         return best
     }()
 
-    /// Times every backend on a representative shape and returns the fastest. A tiny probe first rules out
-    /// kernels that are far off (the FMA kernel without an FMA target is ~100× slower), so selection costs a few
-    /// milliseconds.
-    public static func measureFastest(m: Int = 50, k: Int = 768, n: Int = 768) -> MatmulBackend {
-        var state: UInt32 = 12345
-        let rand: () -> Float = { state = state &* 1664525 &+ 1013904223; return Float(state >> 9) / Float(1 << 23) - 0.5 }
-        let x = (0..<(m * k)).map { _ in rand() }
-        let w = (0..<(n * k)).map { _ in rand() }
+    /// Times every backend on MLP-like shapes of a ViT-B/32 layer at batch 1 (50×768·1536 and 50×1536·768: a
+    /// wide and a deep product, as fc1 and fc2 are) and returns the fastest. A tiny probe first rules out kernels that are far
+    /// off (the FMA kernel without an FMA target is ~100× slower), so selection costs a few milliseconds.
+    public static func measureFastest(m: Int = 50, k: Int = 768, n: Int = 1536) -> MatmulBackend {
+        let w = (0..<(n * k)).map { Float($0 % 251) * 0.004 - 0.5 }   // values do not affect timing
+        let x = Array(w[0..<(m * n)])            // any values will do; reuse the buffer
         var y = [Float](repeating: 0, count: m * n)
-        let packed = PackedWeight(w, outFeatures: n, inFeatures: k)
+        // The same floats viewed as fc1 ([n, k]) and fc2 ([k, n]) weights.
+        let shapes = [(k, n), (n, k)]            // (in, out)
+        let packed = shapes.map { PackedWeight(w, outFeatures: $0.1, inFeatures: $0.0) }
         let probeWeight = PackedWeight(w, outFeatures: 16, inFeatures: k)
         func time(_ reps: Int, _ run: () -> Void) -> Double {
             run()
@@ -251,12 +252,17 @@ public enum MatmulBackend: Sendable, Equatable, CustomStringConvertible {
             }
             return best
         }
+        func layer(_ one: (Int, Int, Int) -> Void) -> Double {
+            time(2) { for (i, s) in shapes.enumerated() { one(i, s.0, s.1) } }
+        }
         let threadsBefore = blasThreads()
         var results: [(MatmulBackend, Double)] = []
-        results.append((.blas, time(3) { linear(x, rows: m, inFeatures: k, weight: w, outFeatures: n, bias: nil, out: &y) }))
+        results.append((.blas, layer { _, inF, outF in
+            linear(x, rows: m, inFeatures: inF, weight: w, outFeatures: outF, bias: nil, out: &y)
+        }))
         setBLASThreads(1)
-        results.append((.blasSplit, time(3) {
-            linearSplit(x, rows: m, inFeatures: k, weight: w, outFeatures: n, bias: nil, out: &y, threads: ComputeThreads.count)
+        results.append((.blasSplit, layer { _, inF, outF in
+            linearSplit(x, rows: m, inFeatures: inF, weight: w, outFeatures: outF, bias: nil, out: &y, threads: ComputeThreads.count)
         }))
         setBLASThreads(threadsBefore)
         // Probe: one 6×16 block, single-threaded.
@@ -265,7 +271,9 @@ public enum MatmulBackend: Sendable, Equatable, CustomStringConvertible {
         }
         let bestProbe = probes.map(\.1).min() ?? 0
         for (kernel, probe) in probes where probe <= 2 * bestProbe {
-            results.append((.packed(kernel), time(3) { packedLinear(x, rows: m, packed: packed, bias: nil, out: &y, kernel: kernel) }))
+            results.append((.packed(kernel), layer { i, _, _ in
+                packedLinear(x, rows: m, packed: packed[i], bias: nil, out: &y, kernel: kernel)
+            }))
         }
         return results.min { $0.1 < $1.1 }?.0 ?? .blas
     }

@@ -42,14 +42,7 @@ public struct ImagePreprocessor: Sendable, Equatable {
     /// - Throws: ``ConfigError`` naming the field.
     public init(contentsOf path: String) throws {
         self.init()
-        let bytes: [UInt8]
-        do { bytes = try readFile(path, limit: 1 << 20) } catch let e as FileReadError {
-            throw ConfigError.unreadable(file: path, reason: e.reason)
-        }
-        let json: JSONValue
-        do { json = try JSONValue.parse(bytes) } catch let e as JSONError {
-            throw ConfigError.invalidJSON(file: path, reason: e.description)
-        }
+        let json = try loadConfigJSON(path, limit: 1 << 20)
         func size(_ key: String, _ inner: [String]) throws -> [Int]? {
             guard let v = json[key], !v.isNull else { return nil }
             if let i = v.intValue { return inner.map { _ in i } }
