@@ -1,7 +1,11 @@
 // swift-tools-version: 6.1
 // libFuzzer harness for ImageDecoder + ImagePreprocessor. A separate package so the main package keeps no
 // unsafeFlags; build and run commands are in README.md.
+import Foundation
 import PackageDescription
+
+/// SwiftPM names a path dependency after its folder ("main" in /work/main), so read the name instead of assuming it.
+let mainPackage = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().lastPathComponent
 
 let package = Package(
     name: "swift-clip-fuzz",
@@ -19,7 +23,7 @@ let package = Package(
         .executableTarget(
             name: "ImageFuzz",
             dependencies: [
-                .product(name: "CLIPZeroShot", package: "main"),
+                .product(name: "CLIPZeroShot", package: mainPackage),
                 "CSTBImageInstrumented",
             ]),
     ]

@@ -81,8 +81,12 @@ public final class CLIPZeroShot: Sendable {
     /// let clip = try CLIPZeroShot(directory: "Weights/demo")
     /// ```
     public convenience init(directory: String, decoder: ImageDecoder = ImageDecoder(), cacheCapacity: Int = 4096) throws {
-        try self.init(model: CLIPModel(directory: directory), tokenizer: CLIPTokenizer.shared(),
-                      decoder: decoder, cacheCapacity: cacheCapacity)
+        // The tokenizer's vocabulary is parsed while the weights load.
+        let tokenizerReady = DispatchGroup()
+        DispatchQueue.global().async(group: tokenizerReady) { _ = try? CLIPTokenizer.shared() }
+        let model = try CLIPModel(directory: directory)
+        tokenizerReady.wait()
+        try self.init(model: model, tokenizer: CLIPTokenizer.shared(), decoder: decoder, cacheCapacity: cacheCapacity)
     }
 
     /// Wraps an already-loaded model (e.g. towers loaded separately).

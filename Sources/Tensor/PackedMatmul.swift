@@ -68,10 +68,11 @@ public func packedLinear(
             switch kernel {
             case .fma:
                 while i + 6 <= m { kernel6x16FMA(x + i * w.inFeatures, w, panel: p, out: out, row: i, bias: bias); i += 6 }
+                while i < m { kernel1x16(FusedMultiplyAdd.self, x + i * w.inFeatures, w, panel: p, out: out, row: i, bias: bias); i += 1 }
             case .mulAdd:
                 while i + 6 <= m { kernel6x16MulAdd(x + i * w.inFeatures, w, panel: p, out: out, row: i, bias: bias); i += 6 }
+                while i < m { kernel1x16(MultiplyThenAdd.self, x + i * w.inFeatures, w, panel: p, out: out, row: i, bias: bias); i += 1 }
             }
-            while i < m { kernel1x16(x + i * w.inFeatures, w, panel: p, out: out, row: i, bias: bias); i += 1 }
         }
     }
     parallelFor(t, body)
@@ -162,28 +163,22 @@ func kernel6x16<Op: MultiplyAccumulate>(_ op: Op.Type, _ a: UnsafePointer<Float>
     storePanel(c50, c51, w, panel: p, out: out, row: row + 5, bias: bias)
 }
 
-/// 1 row × 16 columns (the rows left over after the 6-row blocks).
+/// 1 row × 16 columns (the rows left over after the 6-row blocks). It accumulates in exactly the order of the
+/// 6-row kernel, so a row's result does not depend on which block it falls in (i.e. on the batch size).
 @inline(never)
-func kernel1x16(_ a: UnsafePointer<Float>, _ w: PackedWeight, panel p: Int,
-                out: UnsafeMutablePointer<Float>, row: Int, bias: UnsafePointer<Float>?) {
+func kernel1x16<Op: MultiplyAccumulate>(_ op: Op.Type, _ a: UnsafePointer<Float>, _ w: PackedWeight, panel p: Int,
+                                        out: UnsafeMutablePointer<Float>, row: Int, bias: UnsafePointer<Float>?) {
     let k = w.inFeatures
     var b = UnsafePointer(w.data + p * k * 16)
-    var c0 = SIMD8<Float>(), c1 = SIMD8<Float>(), d0 = SIMD8<Float>(), d1 = SIMD8<Float>()
-    var kk = 0
-    while kk + 2 <= k {
-        let (b0, b1) = loadB(b)
-        let (e0, e1) = loadB(b + 16)
-        let s = SIMD8<Float>(repeating: a[kk]), t = SIMD8<Float>(repeating: a[kk + 1])
-        c0 += s * b0; c1 += s * b1; d0 += t * e0; d1 += t * e1
-        b += 32
-        kk += 2
-    }
-    if kk < k {
+    var c0 = SIMD8<Float>(), c1 = SIMD8<Float>()
+    for kk in 0..<k {
         let (b0, b1) = loadB(b)
         let s = SIMD8<Float>(repeating: a[kk])
-        c0 += s * b0; c1 += s * b1
+        c0 = Op.apply(c0, s, b0)
+        c1 = Op.apply(c1, s, b1)
+        b += 16
     }
-    storePanel(c0 + d0, c1 + d1, w, panel: p, out: out, row: row, bias: bias)
+    storePanel(c0, c1, w, panel: p, out: out, row: row, bias: bias)
 }
 
 /// The number of threads compute kernels use: `CLIP_THREADS`, else the number of active cores.
@@ -265,11 +260,13 @@ public enum MatmulBackend: Sendable, Equatable, CustomStringConvertible {
             linearSplit(x, rows: m, inFeatures: inF, weight: w, outFeatures: outF, bias: nil, out: &y, threads: ComputeThreads.count)
         }))
         setBLASThreads(threadsBefore)
-        // Probe: one 6×16 block, single-threaded.
+        // Probe: one 6×16 block, single-threaded, against BLAS on the same product. Kernels far slower than BLAS
+        // there (no FMA target, or an unoptimised debug build) are not worth a full measurement.
+        let blasProbe = time(2) { linear(x, rows: 6, inFeatures: k, weight: w, outFeatures: 16, bias: nil, out: &y) }
         let probes = PackedKernel.allCases.map { kernel in
             (kernel, time(2) { packedLinear(x, rows: 6, packed: probeWeight, bias: nil, out: &y, kernel: kernel, threads: 1) })
         }
-        let bestProbe = probes.map(\.1).min() ?? 0
+        let bestProbe = min(probes.map(\.1).min() ?? 0, 4 * blasProbe)
         for (kernel, probe) in probes where probe <= 2 * bestProbe {
             results.append((.packed(kernel), layer { i, _, _ in
                 packedLinear(x, rows: m, packed: packed[i], bias: nil, out: &y, kernel: kernel)

@@ -51,6 +51,17 @@ public struct ImageDecoder: Sendable {
         guard bytes.count <= Int(Int32.max) else { throw ImageError.tooManyBytes(size: bytes.count, limit: Int(Int32.max)) }
         if let foreign = ImageDecoder.foreignFormat(bytes) { throw ImageError.unsupportedFormat(foreign) }
         return try bytes.withUnsafeBufferPointer { buf -> RGBImage in
+            // Only the five supported formats reach stb_image (its HDR, PSD, PIC and PNM readers are not
+            // hardened: a truncated RLE HDR loops forever), and their declared size is checked first.
+            guard let format = ImageFormat.sniff(buf) else {
+                throw ImageError.unsupportedFormat("unrecognised data")
+            }
+            if let (w, h) = format.declaredSize(buf) {
+                guard w > 0, h > 0 else { throw ImageError.emptyImage(width: w, height: h) }
+                guard w <= maxPixels, h <= maxPixels, w * h <= maxPixels else {
+                    throw ImageError.tooManyPixels(width: w, height: h, limit: maxPixels)
+                }
+            }
             // stb_image is not hardened: reject structures known to make it read out of bounds or over-allocate.
             try StructureCheck.validate(buf)
             var w: Int32 = 0, h: Int32 = 0, comp: Int32 = 0
@@ -124,7 +135,8 @@ public struct ImageDecoder: Sendable {
 
     private static func stbReason() -> String? {
         guard let r = stbi_failure_reason() else { return nil }
-        return String(cString: r)
+        let reason = String(cString: r)
+        return reason.isEmpty ? "truncated or corrupt data" : reason
     }
 
     /// Names formats stb_image cannot read, so the error says what the file is.
@@ -145,6 +157,37 @@ public struct ImageDecoder: Sendable {
         if at(0, "<svg") || at(0, "<?xml") { return "SVG/XML" }
         if b.count >= 4 && b[0] == 0 && b[1] == 0 && b[2] == 1 && b[3] == 0 { return "ICO" }
         return nil
+    }
+}
+
+/// The formats this decoder accepts, recognised from their leading bytes (TGA, which has no signature, from a
+/// plausible header).
+enum ImageFormat {
+    case jpeg, png, bmp, gif, tga
+
+    static func sniff(_ b: UnsafeBufferPointer<UInt8>) -> ImageFormat? {
+        if b.count >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF { return .jpeg }
+        if b.count >= 8 && b[0] == 0x89 && b[1] == 0x50 && b[2] == 0x4E && b[3] == 0x47 { return .png }
+        if b.count >= 6 && b[0] == 0x47 && b[1] == 0x49 && b[2] == 0x46 && b[3] == 0x38 { return .gif }
+        if b.count >= 26 && b[0] == 0x42 && b[1] == 0x4D { return .bmp }
+        // TGA: colour-map type 0/1, a known image type, a sane pixel depth.
+        if b.count >= 18, b[1] <= 1, [1, 2, 3, 9, 10, 11].contains(b[2]), [8, 15, 16, 24, 32].contains(b[16]) { return .tga }
+        return nil
+    }
+
+    /// Width and height as the header declares them, when they sit at a fixed place (JPEG's are in SOF and
+    /// checked by stb's header pass).
+    func declaredSize(_ b: UnsafeBufferPointer<UInt8>) -> (Int, Int)? {
+        func be32(_ o: Int) -> Int { Int(b[o]) << 24 | Int(b[o + 1]) << 16 | Int(b[o + 2]) << 8 | Int(b[o + 3]) }
+        func le16(_ o: Int) -> Int { Int(b[o]) | Int(b[o + 1]) << 8 }
+        func le32s(_ o: Int) -> Int { Int(Int32(bitPattern: UInt32(le16(o)) | UInt32(le16(o + 2)) << 16)) }
+        switch self {
+        case .png: return b.count >= 24 ? (be32(16), be32(20)) : nil
+        case .gif: return b.count >= 10 ? (le16(6), le16(8)) : nil
+        case .bmp: return le32s(14) == 12 ? (le16(18), le16(20)) : (abs(le32s(18)), abs(le32s(22)))   // OS/2 core header
+        case .tga: return (le16(12), le16(14))
+        case .jpeg: return nil
+        }
     }
 }
 

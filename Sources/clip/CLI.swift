@@ -5,7 +5,7 @@ import CLIPZeroShot
 import Foundation
 
 @main
-struct CLIP: ParsableCommand {
+struct CLIP: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "clip",
         abstract: "CLIP (ViT-B/32) zero-shot classification, embeddings and image search, in Swift.",

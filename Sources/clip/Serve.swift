@@ -1,8 +1,93 @@
-// `clip serve` (placeholder until the server lands).
+// `clip serve`: the OpenAI-compatible HTTP API (see Sources/CLIPServer).
 
 import ArgumentParser
+import CLIPServer
+import CLIPZeroShot
+import Foundation
 
-struct Serve: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Serve an OpenAI-compatible HTTP API (embeddings, classification).")
-    func run() throws { throw ValidationError("clip serve is not implemented yet") }
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Serve an OpenAI-compatible HTTP API (embeddings, classification).",
+        discussion: """
+        Routes: POST /v1/embeddings (OpenAI's embeddings API; input: text, [text], or [{"text": …} | {"image": "data:image/…;base64,…"}]),
+        POST /v1/classify ({"image", "labels", "template"?, "top_k"?}), GET /v1/models, GET /health.
+        One JSON access-log line per request goes to stderr. SIGTERM / SIGINT finish in-flight requests, then exit.
+        Example: clip serve --weights /models/clip-vit-base-patch32 --port 8080
+        """)
+
+    @OptionGroup var weights: WeightsOption
+    @Option(name: .long, help: "Address to bind (0.0.0.0 exposes the server to the network).") var host = "127.0.0.1"
+    @Option(name: .long, help: "Port (0: any free port; the chosen one is logged).") var port = 8080
+    @Option(name: .customLong("model-name"), help: "Model id reported by /v1/models (default: the weights folder's name).")
+    var modelName: String?
+    @Option(name: .customLong("max-body-mb"), help: "Largest request body in MiB (larger → 413).") var maxBodyMB: Double = 20
+    @Option(name: .customLong("max-image-pixels"), help: "Largest decoded image in pixels (larger → 413).")
+    var maxImagePixels = 50_000_000
+    @Option(name: .customLong("max-images"), help: "Most images in one /v1/embeddings request.") var maxImages = 64
+    @Flag(name: .customLong("no-batching"), help: "Run each request's forward pass alone.") var noBatching = false
+    @Option(name: .customLong("batch-wait-ms"),
+            help: "How long a request waits for others to share its forward pass (0: batch only what piled up meanwhile).")
+    var batchWaitMs: Double = 5
+    @Option(name: .customLong("max-batch"), help: "Most inputs per batched forward pass.") var maxBatch = 32
+    @Option(name: .customLong("max-queue"), help: "Most inputs waiting for the model; beyond that requests get 503.")
+    var maxQueue = 256
+    @Flag(name: .customLong("allow-remote-images"),
+          help: "Fetch http(s) image URLs server-side (off by default: only inline data URLs / base64 are accepted).")
+    var allowRemoteImages = false
+    @Option(name: .customLong("remote-max-mb"), help: "Largest remote image in MiB.") var remoteMaxMB: Double = 10
+    @Option(name: .customLong("remote-timeout"), help: "Time limit in seconds for fetching one remote image.")
+    var remoteTimeout: Double = 10
+    @Flag(name: .customLong("no-access-log"), help: "Do not write the JSON access log to stderr.") var noAccessLog = false
+
+    func run() async throws {
+        let server: CLIPServer
+        do {
+            guard maxBodyMB.isFinite, maxBodyMB > 0, remoteMaxMB.isFinite, remoteMaxMB > 0,
+                  batchWaitMs.isFinite, remoteTimeout.isFinite, remoteTimeout > 0 else {
+                throw ValidationError("--max-body-mb, --remote-max-mb and --remote-timeout must be positive numbers")
+            }
+            let dir = try weights.resolve()
+            var config = ServerConfiguration()
+            config.host = host
+            config.port = port
+            config.modelName = modelName ?? URL(fileURLWithPath: dir).standardizedFileURL.lastPathComponent
+            config.maxBodyBytes = Int(maxBodyMB * 1024 * 1024)
+            config.maxImagePixels = maxImagePixels
+            config.maxImagesPerRequest = maxImages
+            config.batching = !noBatching
+            config.batchWait = .microseconds(Int64((batchWaitMs * 1000).rounded()))
+            config.maxBatch = maxBatch
+            config.maxQueue = maxQueue
+            config.allowRemoteImages = allowRemoteImages
+            config.remoteMaxBytes = Int(remoteMaxMB * 1024 * 1024)
+            config.remoteTimeout = .milliseconds(Int64((remoteTimeout * 1000).rounded()))
+            if let message = config.validationError() { throw ValidationError(message) }
+            let clip = try CLIPZeroShot(directory: dir)
+            server = try CLIPServer(clip: clip, configuration: config, accessLog: noAccessLog ? .disabled : .standardError)
+        } catch {
+            FileHandle.standardError.write(Data("error: \(CLIP.describe(error))\n".utf8))
+            throw ExitCode(1)
+        }
+        let config = server.configuration
+        let host = config.host
+        do {
+            try await server.run { port in
+                let shownHost = host.contains(":") ? "[\(host)]" : host
+                let wait = config.batchWait.components
+                let event: [String: Any] = [
+                    "event": "listening", "url": "http://\(shownHost):\(port)", "model": config.modelName,
+                    "batching": config.batching, "max_batch": config.maxBatch, "max_queue": config.maxQueue,
+                    "batch_wait_ms": Double(wait.seconds) * 1e3 + Double(wait.attoseconds) / 1e15,
+                    "remote_images": config.allowRemoteImages,
+                ]
+                if let data = try? JSONSerialization.data(withJSONObject: event, options: [.sortedKeys, .withoutEscapingSlashes]) {
+                    FileHandle.standardError.write(data + Data("\n".utf8))
+                }
+            }
+        } catch {
+            FileHandle.standardError.write(Data("error: \(CLIP.describe(error))\n".utf8))
+            throw ExitCode(1)
+        }
+        FileHandle.standardError.write(Data("{\"event\":\"stopped\"}\n".utf8))
+    }
 }

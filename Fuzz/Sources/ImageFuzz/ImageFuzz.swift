@@ -7,9 +7,21 @@
 import CLIPZeroShot
 import CSTBImageInstrumented
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Small limits so the fuzzer spends its time on parsing, not on decoding huge (valid) images.
 let decoder = ImageDecoder(maxPixels: 4_000_000, maxBytes: 1 << 20)
 let preprocessor = ImagePreprocessor()
+/// CLIP_FUZZ_VERBOSE=1: print each input's outcome to stderr (for triage: `ImageFuzz -runs=1 files...`).
+let verbose = getenv("CLIP_FUZZ_VERBOSE") != nil
+
+func report(_ s: String) {
+    guard verbose else { return }
+    let line = Array((s + "\n").utf8)
+    _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+}
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
@@ -21,8 +33,9 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         let pixels = preprocessor(image)
         precondition(pixels.count == 3 * 224 * 224, "preprocessed tensor has \(pixels.count) elements")
         precondition(pixels.allSatisfy { $0.isFinite }, "preprocessed tensor has a non-finite element")
-    } catch is ImageError {
-        // Rejected input: fine.
+        report("decoded \(image.width)x\(image.height), pixel checksum \(image.pixels.reduce(0) { $0 &* 31 &+ Int($1) })")
+    } catch let e as ImageError {
+        report("rejected: \(e)")   // Rejected input: fine.
     } catch {
         fatalError("decode threw a non-ImageError: \(error)")
     }

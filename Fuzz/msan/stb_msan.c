@@ -1,0 +1,40 @@
+// MemorySanitizer driver for stb_image (the same Debian header the library links): decodes each file given on
+// the command line the way ImageDecoder does (stbi_info_from_memory, then stbi_load_from_memory with 3 channels)
+// and touches every output byte, so MSan reports pixels computed from uninitialised memory.
+//
+//   /opt/swift/usr/bin/clang -O1 -g -fsanitize=memory -fsanitize-recover=memory \
+//       -fsanitize-memory-track-origins Fuzz/msan/stb_msan.c -o /tmp/stb_msan -lm
+//   MSAN_OPTIONS=halt_on_error=0 /tmp/stb_msan Tests/Fixtures/fuzz-crashers/uninit-*
+#define STB_IMAGE_IMPLEMENTATION
+#include <stb/stb_image.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+int main(int argc, char **argv) {
+    for (int a = 1; a < argc; a++) {
+        FILE *f = fopen(argv[a], "rb");
+        if (!f) continue;
+        fseek(f, 0, SEEK_END);
+        long n = ftell(f);
+        fseek(f, 0, SEEK_SET);
+        unsigned char *buf = malloc(n ? n : 1);
+        if (fread(buf, 1, n, f) != (size_t)n) n = 0;
+        fclose(f);
+        int w, h, c;
+        if (stbi_info_from_memory(buf, (int)n, &w, &h, &c)) {
+            unsigned char *px = stbi_load_from_memory(buf, (int)n, &w, &h, &c, 3);
+            if (px) {
+                unsigned sum = 0;
+                for (long i = 0; i < (long)w * h * 3; i++) sum += px[i];
+                printf("%s: %dx%d checksum %u\n", argv[a], w, h, sum);   // MSan reports here if px is uninitialised
+                stbi_image_free(px);
+            } else {
+                printf("%s: %s\n", argv[a], stbi_failure_reason());
+            }
+        } else {
+            printf("%s: info failed: %s\n", argv[a], stbi_failure_reason());
+        }
+        free(buf);
+    }
+    return 0;
+}

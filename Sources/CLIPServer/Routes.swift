@@ -1,0 +1,475 @@
+// The routes: dispatch (404 / 405), body reading (413), the handlers and the access log.
+
+import CLIPZeroShot
+import Foundation
+import Hummingbird
+
+/// A finished response before it becomes a Hummingbird `Response`.
+struct Reply {
+    var status: HTTPResponse.Status
+    var body: [UInt8]
+    var headers: HTTPFields = [:]
+
+    init(status: HTTPResponse.Status = .ok, body: [UInt8], headers: HTTPFields = [:]) {
+        self.status = status
+        self.body = body
+        self.headers = headers
+    }
+
+    init(_ error: APIError) {
+        self.init(status: error.status, body: error.body, headers: error.headers)
+    }
+}
+
+/// Hummingbird responder for the whole API.
+public struct APIResponder: HTTPResponder {
+    public typealias Context = BasicRequestContext
+    let server: CLIPServer
+
+    static let timeFormat = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+
+    /// Path → allowed methods.
+    static let routes: [String: [HTTPRequest.Method]] = [
+        "/health": [.get, .head],
+        "/v1/models": [.get],
+        "/v1/embeddings": [.post],
+        "/v1/classify": [.post],
+    ]
+
+    public func respond(to request: Request, context: Context) async throws -> Response {
+        let start = ContinuousClock.now
+        let path = request.uri.path
+        var reply: Reply
+        do {
+            reply = try await route(request, path: path)
+        } catch {
+            reply = Reply(APIError.from(error))
+        }
+        var headers = reply.headers
+        headers[.contentType] = "application/json"
+        headers[.contentLength] = String(reply.body.count)
+        let isHead = request.method == .head
+        let response = Response(
+            status: reply.status, headers: headers,
+            body: isHead ? ResponseBody() : ResponseBody(byteBuffer: ByteBuffer(bytes: reply.body)))
+        let elapsed = start.duration(to: .now)
+        let ms = Double(elapsed.components.seconds) * 1e3 + Double(elapsed.components.attoseconds) * 1e-15
+        var line = JSONOut(capacity: 160)
+        line.raw("{"); line.key("time"); line.string(APIResponder.timeFormat.format(Date()))
+        line.raw(","); line.key("method"); line.string(request.method.rawValue)
+        line.raw(","); line.key("path"); line.string(path)
+        line.raw(","); line.key("status"); line.int(Int(reply.status.code))
+        line.raw(","); line.key("duration_ms"); line.raw(String(format: "%.3f", ms))
+        line.raw(","); line.key("bytes"); line.int(isHead ? 0 : reply.body.count)
+        line.raw("}")
+        server.accessLog.write(String(decoding: line.bytes, as: UTF8.self))
+        return response
+    }
+
+    func route(_ request: Request, path: String) async throws -> Reply {
+        let modelPrefix = "/v1/models/"
+        let allowed: [HTTPRequest.Method]
+        if let methods = APIResponder.routes[path] {
+            allowed = methods
+        } else if path.hasPrefix(modelPrefix), path.count > modelPrefix.count {
+            allowed = [.get]
+        } else {
+            await APIResponder.drain(request.body, upTo: APIResponder.drainLimit(server.configuration.maxBodyBytes))
+            throw APIError(status: .notFound, message: "Invalid URL (\(request.method.rawValue) \(path))",
+                           code: "unknown_url")
+        }
+        guard allowed.contains(request.method) else {
+            await APIResponder.drain(request.body, upTo: APIResponder.drainLimit(server.configuration.maxBodyBytes))
+            throw APIError(
+                status: .methodNotAllowed,
+                message: "method \(request.method.rawValue) is not allowed for \(path) (allowed: \(allowed.map(\.rawValue).joined(separator: ", ")))",
+                code: "method_not_allowed", headers: [.allow: allowed.map(\.rawValue).joined(separator: ", ")])
+        }
+        switch path {
+        case "/health": return health()
+        case "/v1/models": return models()
+        case "/v1/embeddings": return try await embeddings(request)
+        case "/v1/classify": return try await classify(request)
+        default: return try model(id: String(path.dropFirst(modelPrefix.count)).removingPercentEncoding ?? "")
+        }
+    }
+
+    // MARK: Body
+
+    /// The body as a JSON object, with the size limit (413) and parse errors (400).
+    func readJSON(_ request: Request) async throws -> [(String, JSONValue)] {
+        let limit = server.configuration.maxBodyBytes
+        let tooLarge = APIError.tooLarge(
+            "request body is larger than the \(limit)-byte limit (--max-body-mb)", code: "request_too_large")
+        let drainCap = APIResponder.drainLimit(limit)
+        if let declared = request.headers[.contentLength].flatMap(Int.init), declared > limit {
+            await APIResponder.drain(request.body, upTo: drainCap)
+            throw tooLarge
+        }
+        var buffer = ByteBuffer()
+        var total = 0
+        for try await chunk in request.body {
+            total += chunk.readableBytes
+            if total > limit {
+                // Over the limit: keep reading (and dropping) up to the drain cap, then answer 413.
+                buffer = ByteBuffer()
+                if total > drainCap { break }
+                continue
+            }
+            buffer.writeImmutableBuffer(chunk)
+        }
+        if total > limit { throw tooLarge }
+        guard buffer.readableBytes > 0 else {
+            throw APIError.badRequest("request body is empty: expected a JSON object", code: "invalid_json")
+        }
+        let bytes = Array(buffer.readableBytesView)
+        let parse: @Sendable () throws -> JSONValue = {
+            do { return try JSONValue.parse(bytes) } catch let e as JSONError {
+                throw APIError.badRequest("could not parse the JSON body of your request: \(e.description)", code: "invalid_json")
+            }
+        }
+        // Large bodies (inline images) parse on the decode pool, keeping the concurrency pool free.
+        let json = bytes.count > 64 << 10 ? try await server.engine.offload(parse) : try parse()
+        guard let members = json.objectValue else {
+            throw APIError.badRequest("request body must be a JSON object, not \(json.kindName)", code: "invalid_json")
+        }
+        return members
+    }
+
+    /// How much of an oversized body is read and discarded before the 413 goes out. Clients that send the whole
+    /// body before reading (Python's urllib and http.client, with `Connection: close`) would otherwise block on a
+    /// server that stopped reading, and never see the 413.
+    static func drainLimit(_ limit: Int) -> Int { max(4 * limit, 64 << 20) }
+
+    /// Reads and discards up to `cap` more bytes of a request body.
+    static func drain(_ body: RequestBody, upTo cap: Int) async {
+        var seen = 0
+        do {
+            for try await chunk in body {
+                seen += chunk.readableBytes
+                if seen > cap { return }
+            }
+        } catch {}
+    }
+
+    // MARK: GET routes
+
+    func health() -> Reply {
+        let stats = server.engine.queue.statistics
+        var o = JSONOut()
+        o.raw("{"); o.key("status"); o.string("ok")
+        o.raw(","); o.key("model"); o.string(server.configuration.modelName)
+        o.raw(","); o.key("batching"); o.raw(server.configuration.batching ? "true" : "false")
+        o.raw(","); o.key("queue"); o.raw("{"); o.key("pending"); o.int(server.engine.queue.pendingItems)
+        o.raw(","); o.key("max"); o.int(server.configuration.maxQueue)
+        o.raw(","); o.key("rejected"); o.int(stats.rejected); o.raw("}")
+        o.raw(","); o.key("batches"); o.int(stats.batches)
+        o.raw(","); o.key("inputs"); o.int(stats.items)
+        o.raw("}")
+        return Reply(body: o.bytes)
+    }
+
+    func modelObject(_ o: inout JSONOut) {
+        let config = server.clip.model.config
+        o.raw("{"); o.key("id"); o.string(server.configuration.modelName)
+        o.raw(","); o.key("object"); o.string("model")
+        o.raw(","); o.key("created"); o.int(server.createdAt)
+        o.raw(","); o.key("owned_by"); o.string("swift-clip")
+        o.raw(","); o.key("embedding_dimension"); o.int(config.projectionDim)
+        o.raw(","); o.key("image_size"); o.int(config.vision.imageSize)
+        o.raw(","); o.key("context_length"); o.int(config.text.maxPositionEmbeddings)
+        o.raw("}")
+    }
+
+    func models() -> Reply {
+        var o = JSONOut()
+        o.raw("{"); o.key("object"); o.string("list")
+        o.raw(","); o.key("data"); o.raw("[")
+        modelObject(&o)
+        o.raw("]}")
+        return Reply(body: o.bytes)
+    }
+
+    func model(id: String) throws -> Reply {
+        guard id == server.configuration.modelName else {
+            throw APIError(status: .notFound, message: "the model '\(id)' does not exist (this server serves '\(server.configuration.modelName)')",
+                           param: "model", code: "model_not_found")
+        }
+        var o = JSONOut()
+        modelObject(&o)
+        return Reply(body: o.bytes)
+    }
+
+    // MARK: Shared parsing
+
+    /// `model` may be absent or any string: this server has one model and reports its own id.
+    func checkModel(_ body: [(String, JSONValue)]) throws {
+        if let m = body.value("model"), !m.isNull, m.stringValue == nil {
+            throw APIError.badRequest("model must be a string, not \(m.kindName)", param: "model")
+        }
+    }
+
+    /// One image reference to preprocessed pixels: base64 decoding and image decoding run on the decode pool;
+    /// remote URLs are fetched only when allowed.
+    func pixels(_ ref: ImageReference, param: String) async throws -> [Float] {
+        let engine = server.engine
+        do {
+            switch ref {
+            case .base64(let text):
+                let limit = server.configuration.maxBodyBytes
+                return try await engine.offload {
+                    let bytes = try decodeBase64(text, param: param)
+                    if bytes.count > limit { throw ImageError.tooManyBytes(size: bytes.count, limit: limit) }
+                    return try engine.pixelValues(bytes)
+                }
+            case .remote(let url):
+                guard server.configuration.allowRemoteImages else {
+                    throw APIError.badRequest(
+                        "\(param): remote image URLs are disabled on this server (it fetches nothing server-side unless started with --allow-remote-images); send the image inline as a data URL: data:image/png;base64,…",
+                        param: param, code: "remote_images_disabled")
+                }
+                let bytes = try await RemoteImageFetcher.fetch(
+                    url, maxBytes: server.configuration.remoteMaxBytes, timeout: server.configuration.remoteTimeout)
+                return try await engine.offload { try engine.pixelValues(bytes) }
+            }
+        } catch {
+            throw APIError.from(error, param: param)
+        }
+    }
+
+    // MARK: POST /v1/embeddings
+
+    enum EmbeddingInput {
+        case text(String)
+        case image(ImageReference, param: String)
+    }
+
+    func parseInputs(_ value: JSONValue?) throws -> [EmbeddingInput] {
+        guard let value, !value.isNull else {
+            throw APIError.badRequest("you must provide an input: a string, an array of strings, or an array of {\"text\": …} / {\"image\": \"data:image/…;base64,…\"} objects", param: "input")
+        }
+        let tokenArrays = "token-id arrays are not supported: this server tokenises text itself with CLIP's BPE; send strings"
+        switch value {
+        case .string(let s):
+            return [.text(s)]
+        case .array(let items):
+            guard !items.isEmpty else { throw APIError.badRequest("input must not be an empty array", param: "input") }
+            guard items.count <= server.configuration.maxInputs else {
+                throw APIError.badRequest("input has \(items.count) items, more than the limit of \(server.configuration.maxInputs)", param: "input")
+            }
+            return try items.enumerated().map { i, item -> EmbeddingInput in
+                let param = "input[\(i)]"
+                switch item {
+                case .string(let s): return .text(s)
+                case .int, .double, .array: throw APIError.badRequest(tokenArrays, param: param)
+                case .object(let members):
+                    if let t = members.value("text") {
+                        guard let s = t.stringValue else { throw APIError.badRequest("\(param).text must be a string, not \(t.kindName)", param: "\(param).text") }
+                        if members.value("image") != nil || members.value("image_url") != nil {
+                            throw APIError.badRequest("\(param) must have either \"text\" or \"image\", not both", param: param)
+                        }
+                        return .text(s)
+                    }
+                    var imageValue = members.value("image").map { ("\(param).image", $0) }
+                    if imageValue == nil, let iu = members.value("image_url") {
+                        // {"type": "image_url", "image_url": {"url": …}} as in OpenAI's chat content parts.
+                        imageValue = ("\(param).image_url", iu["url"] ?? iu)
+                    }
+                    guard let (p, v) = imageValue else {
+                        throw APIError.badRequest("\(param) must have a \"text\" or an \"image\" field", param: param)
+                    }
+                    guard let s = v.stringValue else { throw APIError.badRequest("\(p) must be a string, not \(v.kindName)", param: p) }
+                    return .image(try ImageReference.parse(s, param: p), param: p)
+                default:
+                    throw APIError.badRequest("\(param) must be a string or an object with \"text\" or \"image\", not \(item.kindName)", param: param)
+                }
+            }
+        case .int, .double:
+            throw APIError.badRequest(tokenArrays, param: "input")
+        default:
+            throw APIError.badRequest("input must be a string or an array, not \(value.kindName)", param: "input")
+        }
+    }
+
+    func embeddings(_ request: Request) async throws -> Reply {
+        let body = try await readJSON(request)
+        try checkModel(body)
+        var base64 = false
+        if let f = body.value("encoding_format"), !f.isNull {
+            switch f.stringValue {
+            case "float": base64 = false
+            case "base64": base64 = true
+            default:
+                throw APIError.badRequest("encoding_format must be \"float\" or \"base64\"", param: "encoding_format")
+            }
+        }
+        let dim = server.clip.model.config.projectionDim
+        if let d = body.value("dimensions"), !d.isNull, d.intValue != dim {
+            throw APIError.badRequest("dimensions must be \(dim) for this model (CLIP embeddings cannot be shortened)", param: "dimensions")
+        }
+        let inputs = try parseInputs(body.value("input"))
+        let imageCount = inputs.reduce(0) { if case .image = $1 { return $0 + 1 } else { return $0 } }
+        guard imageCount <= server.configuration.maxImagesPerRequest else {
+            // Each image becomes a (3, S, S) float buffer: bound the memory one request can claim.
+            throw APIError.badRequest("input has \(imageCount) images, more than the limit of \(server.configuration.maxImagesPerRequest) per request", param: "input")
+        }
+
+        var texts: [String] = []
+        var textSlots: [Int] = []
+        var images: [(ImageReference, String)] = []
+        var imageSlots: [Int] = []
+        for (i, input) in inputs.enumerated() {
+            switch input {
+            case .text(let s): texts.append(s); textSlots.append(i)
+            case .image(let ref, let param): images.append((ref, param)); imageSlots.append(i)
+            }
+        }
+        let engine = server.engine
+        let clip = server.clip
+        let contextLength = clip.model.config.text.maxPositionEmbeddings
+        var tokens = texts.reduce(0) { $0 + min(clip.tokenizer.encode($1).count, contextLength) }
+        tokens += images.count * clip.model.config.vision.numPositions
+
+        // Room in the queue is claimed first, so a full server answers 503 before decoding anything. Texts go to
+        // the model at once; images decode in parallel on the decode pool, then follow.
+        let queue = engine.queue
+        try queue.reserve(texts.count + images.count)
+        let textTask: Task<[[Float]], Error>? = texts.isEmpty ? nil : Task {
+            try await queue.submit(.texts(texts), reserved: true)
+        }
+        let pixelValues: [[Float]]
+        do {
+            pixelValues = try await withThrowingTaskGroup(of: (Int, [Float]).self) { group in
+                for (k, (ref, param)) in images.enumerated() {
+                    group.addTask { (k, try await self.pixels(ref, param: param)) }
+                }
+                var out = [[Float]](repeating: [], count: images.count)
+                for try await (k, p) in group { out[k] = p }
+                return out
+            }
+        } catch {
+            queue.release(images.count)
+            throw error
+        }
+        let im = pixelValues.isEmpty ? [] : try await queue.submit(.images(pixelValues), reserved: true)
+        let t = try await textTask?.value ?? []
+        var rows = [[Float]](repeating: [], count: inputs.count)
+        for (k, slot) in textSlots.enumerated() { rows[slot] = t[k] }
+        for (k, slot) in imageSlots.enumerated() { rows[slot] = im[k] }
+
+        var o = JSONOut(capacity: rows.count * (base64 ? dim * 4 * 4 / 3 + 64 : dim * 12 + 64) + 128)
+        o.raw("{"); o.key("object"); o.string("list")
+        o.raw(","); o.key("data"); o.raw("[")
+        for (i, row) in rows.enumerated() {
+            if i > 0 { o.raw(",") }
+            o.raw("{"); o.key("object"); o.string("embedding")
+            o.raw(","); o.key("index"); o.int(i)
+            o.raw(","); o.key("embedding")
+            if base64 { o.string(base64Floats(row)) } else { o.floatArray(row) }
+            o.raw("}")
+        }
+        o.raw("]")
+        o.raw(","); o.key("model"); o.string(server.configuration.modelName)
+        o.raw(","); o.key("usage"); o.raw("{"); o.key("prompt_tokens"); o.int(tokens)
+        o.raw(","); o.key("total_tokens"); o.int(tokens); o.raw("}")
+        o.raw("}")
+        return Reply(body: o.bytes)
+    }
+
+    // MARK: POST /v1/classify
+
+    func classify(_ request: Request) async throws -> Reply {
+        let body = try await readJSON(request)
+        try checkModel(body)
+        guard let imageValue = body.value("image"), !imageValue.isNull else {
+            throw APIError.badRequest("you must provide an image: a data URL (data:image/png;base64,…) or base64 image bytes", param: "image")
+        }
+        guard let imageString = imageValue.stringValue else {
+            throw APIError.badRequest("image must be a string, not \(imageValue.kindName)", param: "image")
+        }
+        let ref = try ImageReference.parse(imageString, param: "image")
+        guard let labelsValue = body.value("labels"), let labelItems = labelsValue.arrayValue else {
+            throw APIError.badRequest("labels must be an array of strings", param: "labels")
+        }
+        guard !labelItems.isEmpty else { throw APIError.badRequest("labels must not be empty", param: "labels") }
+        guard labelItems.count <= server.configuration.maxLabels else {
+            throw APIError.badRequest("labels has \(labelItems.count) items, more than the limit of \(server.configuration.maxLabels)", param: "labels")
+        }
+        let labels = try labelItems.enumerated().map { i, v -> String in
+            guard let s = v.stringValue else { throw APIError.badRequest("labels[\(i)] must be a string, not \(v.kindName)", param: "labels[\(i)]") }
+            guard !s.allSatisfy(\.isWhitespace) else { throw APIError.badRequest("labels[\(i)] is empty", param: "labels[\(i)]") }
+            return s
+        }
+        var template: String? = CLIPZeroShot.defaultTemplate
+        if let t = body.value("template") {
+            if t.isNull {
+                template = nil   // labels verbatim
+            } else if let s = t.stringValue {
+                guard s.components(separatedBy: "{}").count == 2 else {
+                    throw APIError.badRequest(CLIPError.invalidTemplate(s).description, param: "template")
+                }
+                template = s
+            } else {
+                throw APIError.badRequest("template must be a string with one {} (or null for verbatim labels), not \(t.kindName)", param: "template")
+            }
+        }
+        var topK = labels.count
+        if let k = body.value("top_k"), !k.isNull {
+            guard let n = k.intValue, n >= 1 else { throw APIError.badRequest("top_k must be an integer ≥ 1", param: "top_k") }
+            topK = min(n, labels.count)
+        }
+
+        let clip = server.clip
+        let queue = server.engine.queue
+        try queue.reserve(2)   // the label embeddings and the image
+        let pixelValues: [Float]
+        do {
+            pixelValues = try await pixels(ref, param: "image")
+        } catch {
+            queue.release(2)
+            throw error
+        }
+        let templates = [template]
+        async let labelRows = queue.submit(.call { InferenceEngine.rows(try clip.labelEmbeddings(labels, templates: templates)) }, reserved: true)
+        async let imageRows = queue.submit(.images([pixelValues]), reserved: true)
+        let (classEmbeddings, imageEmbedding) = try await (labelRows, imageRows)
+        let ranked = APIResponder.rank(image: imageEmbedding[0], labels: labels, classEmbeddings: classEmbeddings,
+                                       logitScale: clip.model.logitScale)
+
+        var o = JSONOut()
+        o.raw("{"); o.key("object"); o.string("list")
+        o.raw(","); o.key("data"); o.raw("[")
+        for (i, r) in ranked.prefix(topK).enumerated() {
+            if i > 0 { o.raw(",") }
+            o.raw("{"); o.key("label"); o.string(r.label)
+            o.raw(","); o.key("score"); o.float(r.score)
+            o.raw("}")
+        }
+        o.raw("]")
+        o.raw(","); o.key("model"); o.string(server.configuration.modelName)
+        o.raw("}")
+        return Reply(body: o.bytes)
+    }
+
+    /// Softmax over exp(logit_scale)·cos, sorted descending (ties by label order): the arithmetic of
+    /// ``CLIPZeroShot/classify(images:labels:templates:)``, operation for operation.
+    static func rank(image: [Float], labels: [String], classEmbeddings: [[Float]], logitScale: Float) -> [LabelScore] {
+        let d = image.count
+        let scale = Float(exp(Double(logitScale)))
+        var logits = [Float](repeating: 0, count: labels.count)
+        for j in 0..<labels.count {
+            var dot: Float = 0
+            for k in 0..<d { dot += image[k] * classEmbeddings[j][k] }
+            logits[j] = scale * dot
+        }
+        logits.withUnsafeMutableBufferPointer { softmax($0.baseAddress!, rows: 1, cols: labels.count) }
+        return zip(labels, logits).map { LabelScore(label: $0, score: $1) }
+            .enumerated().sorted { $0.element.score != $1.element.score ? $0.element.score > $1.element.score : $0.offset < $1.offset }
+            .map(\.element)
+    }
+}
+
+extension Array where Element == (String, JSONValue) {
+    /// The value of `key` in a JSON object's members.
+    func value(_ key: String) -> JSONValue? { first { $0.0 == key }?.1 }
+}
