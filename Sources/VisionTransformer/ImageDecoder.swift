@@ -196,6 +196,21 @@ enum StructureCheck {
     static func validate(_ b: UnsafeBufferPointer<UInt8>) throws {
         if b.count >= 8 && b[0] == 0x89 && b[1] == 0x50 && b[2] == 0x4E && b[3] == 0x47 { try png(b) }
         if b.count >= 2 && b[0] == 0xFF && b[1] == 0xD8 { try jpeg(b) }
+        if ImageFormat.sniff(b) == .tga { try tga(b) }
+    }
+
+    /// An uncompressed TGA must hold all the pixels its header declares: stb leaves the rest of its output
+    /// buffer uninitialised (CVE-2023-45663).
+    static func tga(_ b: UnsafeBufferPointer<UInt8>) throws {
+        let type = Int(b[2])
+        guard [1, 2, 3].contains(type) else { return }   // RLE types cannot be sized without decoding
+        let idLength = Int(b[0])
+        let mapLength = b[1] == 1 ? (Int(b[5]) | Int(b[6]) << 8) * ((Int(b[7]) + 7) / 8) : 0
+        let w = Int(b[12]) | Int(b[13]) << 8, h = Int(b[14]) | Int(b[15]) << 8
+        let need = 18 + idLength + mapLength + w * h * ((Int(b[16]) + 7) / 8)
+        guard b.count >= need else {
+            throw ImageError.corrupt(reason: "TGA pixel data is truncated: \(b.count) bytes, the header needs \(need)")
+        }
     }
 
     /// Every PNG chunk must fit in the file: stb grows its IDAT buffer by the declared length before reading, so
@@ -216,11 +231,11 @@ enum StructureCheck {
     /// Every JPEG scan must use Huffman tables that were defined before it: stb_image decodes with an undefined
     /// (zeroed) table otherwise and reads out of bounds.
     static func jpeg(_ b: UnsafeBufferPointer<UInt8>) throws {
-        var dc = Set<Int>(), ac = Set<Int>()
+        var dc = Set<Int>(), ac = Set<Int>(), quant = Set<Int>(), pendingQuant = Set<Int>()
         var progressive = false
         var i = 2
         while i + 4 <= b.count {
-            guard b[i] == 0xFF else { return }          // not at a marker: leave the diagnosis to stb
+            guard b[i] == 0xFF else { i += 1; continue }   // stb skips stray bytes looking for the next marker too
             let marker = b[i + 1]
             if marker == 0xFF { i += 1; continue }
             if marker == 0xD8 || marker == 0x01 || (0xD0...0xD7).contains(marker) { i += 2; continue }
@@ -231,7 +246,25 @@ enum StructureCheck {
                 throw ImageError.corrupt(reason: "JPEG segment 0xFF\(String(marker, radix: 16, uppercase: true)) at byte \(i) runs past the end of the data")
             }
             switch marker {
-            case 0xC2, 0xC6, 0xCA, 0xCE: progressive = true
+            case 0xDB:   // DQT: one or more tables
+                var p = i + 4
+                while p < end {
+                    let precision = Int(b[p] >> 4), id = Int(b[p] & 15)
+                    let size = 1 + 64 * (precision == 0 ? 1 : 2)
+                    guard precision <= 1, id <= 3, p + size <= end else { throw ImageError.corrupt(reason: "bad JPEG quantisation table at byte \(p)") }
+                    quant.insert(id)
+                    p += size
+                }
+            case 0xC0...0xC3, 0xC5...0xC7, 0xC9...0xCB, 0xCD...0xCF:   // SOF: components' quantisation tables
+                if [0xC2, 0xC6, 0xCA, 0xCE].contains(marker) { progressive = true }
+                guard len >= 8 else { throw ImageError.corrupt(reason: "bad JPEG frame header at byte \(i)") }
+                let nc = Int(b[i + 9])
+                guard len >= 8 + 3 * nc else { throw ImageError.corrupt(reason: "bad JPEG frame header at byte \(i)") }
+                for k in 0..<nc where !quant.contains(Int(b[i + 12 + 3 * k])) {
+                    // stb reads the tables at the end of the frame; a table defined later is also fine for it,
+                    // but one that is never defined leaves its dequantisation state uninitialised.
+                    pendingQuant.insert(Int(b[i + 12 + 3 * k]))
+                }
             case 0xC4:   // DHT: one or more tables
                 var p = i + 4
                 while p < end {
@@ -244,6 +277,9 @@ enum StructureCheck {
                     p += 17 + n
                 }
             case 0xDA:   // SOS: check the tables each component uses, then skip the entropy-coded data
+                if let missing = pendingQuant.subtracting(quant).first {
+                    throw ImageError.corrupt(reason: "JPEG uses quantisation table \(missing) but never defines it")
+                }
                 guard len >= 3 else { throw ImageError.corrupt(reason: "bad JPEG scan header at byte \(i)") }
                 let ns = Int(b[i + 4])
                 guard len >= 6 + 2 * ns else { throw ImageError.corrupt(reason: "bad JPEG scan header at byte \(i)") }

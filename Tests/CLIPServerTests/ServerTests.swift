@@ -230,7 +230,7 @@ struct EmbeddingsTests {
     @Test func unsupportedImageIs415() async throws {
         try await withServer { client, server in
             let webp: [UInt8] = Array("RIFF\u{0}\u{0}\u{0}\u{0}WEBPVP8 ".utf8) + [UInt8](repeating: 0, count: 32)
-            for bad in [dataURL(webp, type: "image/webp"), dataURL(Array("%PDF-1.4 hello".utf8)), Data((0..<64).map { UInt8($0) }).base64EncodedString(),
+            for bad in [dataURL(webp, type: "image/webp"), dataURL(Array("%PDF-1.4 hello".utf8)), Data((64..<128).map { UInt8($0) }).base64EncodedString(),
                         "data:text/plain;base64," + Data("hello".utf8).base64EncodedString()] {
                 let r = try await post(client, "/v1/embeddings", ["input": [["image": bad]]])
                 expectError(r, .unsupportedMediaType, param: "input[0].image", code: "unsupported_image_format")
