@@ -83,7 +83,9 @@ public enum ImageError: Error, Equatable, CustomStringConvertible {
         case let .unsupportedFormat(f): return "unsupported image format: \(f) (supported: JPEG, PNG, BMP, GIF, TGA)"
         case let .corrupt(r): return "cannot decode image: \(r)"
         case let .emptyImage(w, h): return "image has no pixels (\(w)×\(h))"
-        case let .tooManyPixels(w, h, l): return "image is \(w)×\(h) = \(w * h) pixels, over the \(l)-pixel limit"
+        case let .tooManyPixels(w, h, l):
+            let (pixels, overflow) = w.multipliedReportingOverflow(by: h)
+            return "image is \(w)×\(h) = \(overflow ? "more than \(Int.max)" : String(pixels)) pixels, over the \(l)-pixel limit"
         case let .invalidPixelBuffer(w, h, e, a): return "RGB8 buffer for \(w)×\(h) needs \(e) bytes, got \(a)"
         }
     }

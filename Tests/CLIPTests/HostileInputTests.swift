@@ -211,6 +211,8 @@ struct HostileInputTests {
             if let i = px.firstIndex(where: { !$0.isFinite }) { problems.append("\(label): non-finite pixel value at \(i)") }
             return nil
         } catch let e as ImageError {
+            // Callers log and return the message, so it must format for any input (a trap here is a crash).
+            if String(describing: e).isEmpty { problems.append("\(label): empty error description") }
             if case .corrupt(let reason) = e, reason.isEmpty { return "corrupt(empty reason)" }
             return kind(e)
         } catch {
