@@ -73,8 +73,14 @@ public final class CLIPTokenizer: Sendable {
     /// tokenizer.tokens("hello world")   // [3306, 1002]
     /// ```
     public func tokens(_ text: String) -> [Int] {
+        tokens(text, limit: Int.max)
+    }
+
+    /// BPE ids, stopping once `limit` ids exist (later words cannot change earlier ids).
+    func tokens(_ text: String, limit: Int) -> [Int] {
         var ids: [Int] = []
         for piece in preTokenizer.split(cleaner.clean(Array(text.unicodeScalars))) {
+            if ids.count >= limit { break }
             switch piece {
             case .special(let id): ids.append(id)
             case .word(let scalars):
@@ -93,7 +99,9 @@ public final class CLIPTokenizer: Sendable {
     /// let ids = tokenizer.encode("This is a photo of a dog.")
     /// ```
     public func encode(_ text: String) -> [Int] {
-        var ids = [startOfText] + tokens(text) + [endOfText]
+        // Only contextLength − 2 text tokens can be kept, so encoding stops there: a huge label costs no more
+        // than its cleaning and the BPE of the words that fit.
+        var ids = [startOfText] + tokens(text, limit: contextLength - 1) + [endOfText]
         if ids.count > contextLength {
             ids.removeLast(ids.count - contextLength)
             ids[contextLength - 1] = endOfText
