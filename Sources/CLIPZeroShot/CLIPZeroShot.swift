@@ -259,6 +259,29 @@ public final class CLIPZeroShot: Sendable {
         return out
     }
 
+    /// Async image embeddings that honour task cancellation between batches of ``imageBatch`` images: a
+    /// cancelled task stops with `CancellationError` and leaves the model untouched (it is immutable), so the
+    /// same instance keeps serving.
+    ///
+    /// ```swift
+    /// let task = Task { try await clip.imageEmbeddings(paths.map { .path($0) }) }
+    /// task.cancel()
+    /// ```
+    public func imageEmbeddings(_ images: [CLIPImage], normalized: Bool = true) async throws -> Tensor {
+        guard !images.isEmpty else { throw CLIPError.noInputs }
+        var storage: [Float] = []
+        var d = model.config.projectionDim
+        let embedNow: ([CLIPImage], Bool) throws -> Tensor = imageEmbeddings   // the synchronous overload
+        for start in stride(from: 0, to: images.count, by: CLIPZeroShot.imageBatch) {
+            try Task.checkCancellation()
+            let chunk = Array(images[start..<min(start + CLIPZeroShot.imageBatch, images.count)])
+            let part = try embedNow(chunk, normalized)
+            d = part.shape[1]
+            storage.append(contentsOf: part.storage)
+        }
+        return Tensor(computedShape: [images.count, d], storage: storage)
+    }
+
     /// Texts encoded per forward pass.
     static let textBatch = 64
     /// Images encoded per forward pass.

@@ -127,3 +127,24 @@ struct FacadeTests {
         for i in 0..<3 { #expect(abs(sim[i, i] - 1) < 1e-5) }
     }
 }
+
+struct CancellationTests {
+    @Test("cancelling a task mid-batch stops it and leaves the model usable")
+    func cancelMidBatch() async throws {
+        let clip = try CLIPZeroShot(directory: FacadeTests.dir)
+        let image = CLIPImage.path(FacadeTests.dir + "/red-circle.png")
+        let before = try clip.classify(image: image, labels: ["red circle", "blue square"])
+        let many = [CLIPImage](repeating: image, count: 200)
+        let task = Task { try await clip.imageEmbeddings(many) }
+        try await Task.sleep(for: .milliseconds(20))
+        task.cancel()
+        let outcome = await task.result
+        switch outcome {
+        case .failure(let e): #expect(e is CancellationError, "\(e)")
+        case .success(let t): #expect(t.shape == [200, clip.model.config.projectionDim])   // finished before the cancel
+        }
+        #expect(try clip.classify(image: image, labels: ["red circle", "blue square"]) == before)
+        let single: Tensor = try await clip.imageEmbeddings([image])
+        #expect(single.shape[0] == 1)
+    }
+}
