@@ -16,6 +16,7 @@ struct Options {
     var matmul = false
     var phases: String?
     var jpeg: String?
+    var soak: Int?
 }
 
 func parseOptions() -> Options {
@@ -28,6 +29,7 @@ func parseOptions() -> Options {
         case "--json": o.json = true
         case "--matmul": o.matmul = true
         case "--jpeg": o.jpeg = args.isEmpty ? nil : args.removeFirst()
+        case "--soak": o.soak = Int(args.isEmpty ? "" : args.removeFirst())
         case "--phases": o.phases = args.isEmpty ? nil : args.removeFirst()
         case "--iterations": o.iterations = max(1, Int(args.isEmpty ? "" : args.removeFirst()) ?? 10)
         case "--probe": o.probe = args.isEmpty ? nil : args.removeFirst()
@@ -147,6 +149,40 @@ if let dir = options.probe {
         exit(0)
     } catch {
         log("probe failed: \(error)")
+        exit(1)
+    }
+}
+
+/// Resident set size now, in MB (from /proc/self/statm).
+func currentRSS() -> Double {
+    guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8),
+          let pages = text.split(separator: " ").dropFirst().first.flatMap({ Double($0) }) else { return 0 }
+    return pages * Double(sysconf(Int32(_SC_PAGESIZE))) / 1e6
+}
+
+// MARK: - Soak: many classify calls, RSS must stay flat
+
+if let calls = options.soak {
+    do {
+        guard let dir = options.weights else { log("--soak needs --weights DIR"); exit(1) }
+        let clip = try CLIPZeroShot(directory: dir)
+        let jpeg = encodeJPEG(syntheticImage(width: 320, height: 240))
+        var after100 = 0.0
+        let t = now()
+        for i in 0..<calls {
+            // Alternate encoded and raw inputs and rotate labels so the cache is exercised (hits and evictions).
+            let image: CLIPImage = i % 2 == 0 ? .data(jpeg) : .pixels(syntheticImage(width: 64, height: 48, seed: i % 7))
+            let rotated = labels.map { "\($0) \(i % 50)" }
+            _ = try clip.classify(image: image, labels: rotated)
+            if i + 1 == 100 { after100 = currentRSS() }
+        }
+        let end = currentRSS()
+        let growth = after100 > 0 ? (end - after100) / after100 * 100 : 0
+        print(String(format: "soak: %d classify calls in %.1f s; RSS after 100: %.1f MB, after %d: %.1f MB (%+.2f %%)",
+                     calls, now() - t, after100, calls, end, growth))
+        exit(abs(growth) <= 2 ? 0 : 1)
+    } catch {
+        log("soak: \(error)")
         exit(1)
     }
 }
