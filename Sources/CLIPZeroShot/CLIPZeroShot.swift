@@ -264,18 +264,17 @@ public final class CLIPZeroShot: Sendable {
     /// same instance keeps serving.
     ///
     /// ```swift
-    /// let task = Task { try await clip.imageEmbeddings(paths.map { .path($0) }) }
+    /// let task = Task { try await clip.cancellableImageEmbeddings(paths.map { .path($0) }) }
     /// task.cancel()
     /// ```
-    public func imageEmbeddings(_ images: [CLIPImage], normalized: Bool = true) async throws -> Tensor {
+    public func cancellableImageEmbeddings(_ images: [CLIPImage], normalized: Bool = true) async throws -> Tensor {
         guard !images.isEmpty else { throw CLIPError.noInputs }
         var storage: [Float] = []
         var d = model.config.projectionDim
-        let embedNow: ([CLIPImage], Bool) throws -> Tensor = imageEmbeddings   // the synchronous overload
         for start in stride(from: 0, to: images.count, by: CLIPZeroShot.imageBatch) {
             try Task.checkCancellation()
             let chunk = Array(images[start..<min(start + CLIPZeroShot.imageBatch, images.count)])
-            let part = try embedNow(chunk, normalized)
+            let part = try imageEmbeddings(chunk, normalized: normalized)
             d = part.shape[1]
             storage.append(contentsOf: part.storage)
         }

@@ -135,7 +135,7 @@ struct CancellationTests {
         let image = CLIPImage.path(FacadeTests.dir + "/red-circle.png")
         let before = try clip.classify(image: image, labels: ["red circle", "blue square"])
         let many = [CLIPImage](repeating: image, count: 200)
-        let task = Task { try await clip.imageEmbeddings(many) }
+        let task = Task { try await clip.cancellableImageEmbeddings(many) }
         try await Task.sleep(for: .milliseconds(20))
         task.cancel()
         let outcome = await task.result
@@ -144,7 +144,7 @@ struct CancellationTests {
         case .success(let t): #expect(t.shape == [200, clip.model.config.projectionDim])   // finished before the cancel
         }
         #expect(try clip.classify(image: image, labels: ["red circle", "blue square"]) == before)
-        let single: Tensor = try await clip.imageEmbeddings([image])
+        let single = try await clip.cancellableImageEmbeddings([image])
         #expect(single.shape[0] == 1)
     }
 }
