@@ -445,7 +445,7 @@ struct RemoteImageTests {
         router.get("/img.png") { _, _ in Response(status: .ok, headers: [.contentType: "image/png"], body: .init(byteBuffer: ByteBuffer(bytes: png))) }
         router.get("/big") { _, _ in Response(status: .ok, body: .init(byteBuffer: ByteBuffer(repeating: 0x41, count: 256 << 10))) }
         router.get("/slow") { _, _ -> Response in
-            try await Task.sleep(for: .seconds(2))
+            try await Task.sleep(for: .seconds(8))
             return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(bytes: png)))
         }
         router.get("/missing") { _, _ in Response(status: .notFound) }
@@ -457,7 +457,7 @@ struct RemoteImageTests {
             try await withServer(configure: {
                 $0.allowRemoteImages = true
                 $0.remoteMaxBytes = 200 << 10   // the image is 113 KB, /big 256 KB
-                $0.remoteTimeout = .milliseconds(500)
+                $0.remoteTimeout = .seconds(3)   // generous for a loaded or sanitised build; /slow needs 8 s
             }) { client, _ in
                 for path in ["/img.png", "/redirect"] {
                     let ok = try await post(client, "/v1/embeddings", ["input": [["image": base + path]]])
@@ -468,7 +468,7 @@ struct RemoteImageTests {
                 #expect(cls.status == .ok)
                 expectError(try await post(client, "/v1/embeddings", ["input": [["image": base + "/big"]]]),
                             .contentTooLarge, param: "input[0].image", code: "image_too_large")
-                // /slow answers after 2 s; the 0.5 s limit turns it into a timeout (a 200 would mean no limit).
+                // /slow answers after 8 s; the 3 s limit turns it into a timeout (a 200 would mean no limit).
                 expectError(try await post(client, "/v1/embeddings", ["input": [["image": base + "/slow"]]]),
                             .badRequest, param: "input[0].image", code: "remote_image_timeout")
                 expectError(try await post(client, "/v1/embeddings", ["input": [["image": base + "/missing"]]]),
