@@ -167,16 +167,18 @@ public final class CLIPZeroShot: Sendable {
             throw CLIPError.invalidTemplate(t)
         }
         let d = model.config.projectionDim
+        let t = templates.count
+        // Every label × template prompt at once, so cache misses share batched text passes.
+        let prompts = labels.flatMap { label in
+            templates.map { $0.map { $0.replacingOccurrences(of: "{}", with: label) } ?? label }
+        }
+        let embeds = try promptEmbeddings(prompts)   // normalised, (L·T, D)
         var out = [Float](repeating: 0, count: labels.count * d)
-        for (j, label) in labels.enumerated() {
-            let prompts = templates.map { $0.map { $0.replacingOccurrences(of: "{}", with: label) } ?? label }
-            let embeds = try promptEmbeddings(prompts)   // normalised, (T, D)
-            var mean = [Float](repeating: 0, count: d)
-            for p in 0..<prompts.count { for k in 0..<d { mean[k] += embeds[p][k] } }
-            if prompts.count > 1 {
+        for j in 0..<labels.count {
+            var mean = embeds[j * t]
+            if t > 1 {
+                for p in 1..<t { for k in 0..<d { mean[k] += embeds[j * t + p][k] } }
                 mean.withUnsafeMutableBufferPointer { l2Normalize($0.baseAddress!, rows: 1, cols: d) }
-            } else {
-                mean = embeds[0]
             }
             out.replaceSubrange((j * d)..<((j + 1) * d), with: mean)
         }
