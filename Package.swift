@@ -17,16 +17,16 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
     ],
     targets: [
-        // System libraries (Debian: libopenblas-dev, libstb-dev, zlib1g-dev).
+        // System libraries (Debian: libopenblas-dev, zlib1g-dev).
         .systemLibrary(
             name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(
-            name: "CSTBImage", path: "Sources/CSTBImage",
-            providers: [.apt(["libstb-dev"])]),
-        .systemLibrary(
             name: "CZlib", path: "Sources/CZlib",
             providers: [.apt(["zlib1g-dev"])]),
+
+        // stb_image / stb_image_write compiled from Debian libstb-dev's headers, with a libjpeg-exact JPEG back end.
+        .target(name: "CSTBImage", path: "Sources/CSTBImage"),
 
         // Library targets: no unsafeFlags here (they would forbid use as a versioned dependency).
         .target(name: "Tensor", dependencies: ["CBLAS"]),

@@ -50,6 +50,9 @@ public struct ImageDecoder: Sendable {
         guard bytes.count <= maxBytes else { throw ImageError.tooManyBytes(size: bytes.count, limit: maxBytes) }
         guard bytes.count <= Int(Int32.max) else { throw ImageError.tooManyBytes(size: bytes.count, limit: Int(Int32.max)) }
         if let foreign = ImageDecoder.foreignFormat(bytes) { throw ImageError.unsupportedFormat(foreign) }
+        // Short palettes are completed with opaque black first: stb_image would read colours for indices past
+        // the palette from uninitialised stack memory; Pillow shows them black.
+        let bytes = PaletteCompletion.completed(bytes) ?? bytes
         return try bytes.withUnsafeBufferPointer { buf -> RGBImage in
             // Only the five supported formats reach stb_image (its HDR, PSD, PIC and PNM readers are not
             // hardened: a truncated RLE HDR loops forever), and their declared size is checked first.
@@ -76,7 +79,9 @@ public struct ImageDecoder: Sendable {
             let isPNG = buf.count >= 8 && buf[0] == 0x89 && buf[1] == 0x50 && buf[2] == 0x4E && buf[3] == 0x47
             let isGIF = buf.count >= 3 && buf[0] == 0x47 && buf[1] == 0x49 && buf[2] == 0x46
             let image: RGBImage
-            if isPNG && comp == 1 && stbi_is_16_bit_from_memory(buf.baseAddress, Int32(buf.count)) == 1 {
+            if format == .jpeg {
+                image = try decodeJPEG(buf)
+            } else if isPNG && comp == 1 && stbi_is_16_bit_from_memory(buf.baseAddress, Int32(buf.count)) == 1 {
                 image = try decodeGray16(buf)
             } else if isGIF || (isPNG && (comp == 1 || comp == 3)) || (isPNG && PNGChunks.hasSimplePaletteTransparency(buf)) {
                 // A GIF transparent index, a PNG tRNS colour key, or a palette whose tRNS has exactly one fully
@@ -112,6 +117,21 @@ public struct ImageDecoder: Sendable {
             for c in 0..<3 { pixels[i * 3 + c] = transparent ? 255 : data[i * 4 + c] }
         }
         return RGBImage(uncheckedWidth: Int(w), height: Int(h), pixels: pixels)
+    }
+
+    /// JPEG through the libjpeg-exact back end (libjpeg-turbo's IDCT, upsampling and colour conversion on stb's
+    /// entropy decoder), so pixels equal Pillow's.
+    private func decodeJPEG(_ buf: UnsafeBufferPointer<UInt8>) throws -> RGBImage {
+        var w: Int32 = 0, h: Int32 = 0
+        guard let data = clip_jpeg_load_rgb(buf.baseAddress, Int32(buf.count), &w, &h) else {
+            throw ImageError.corrupt(reason: ImageDecoder.stbReason() ?? "unknown error")
+        }
+        defer { stbi_image_free(data) }
+        guard w > 0, h > 0, Int(w) * Int(h) <= maxPixels else {
+            throw ImageError.tooManyPixels(width: Int(w), height: Int(h), limit: maxPixels)
+        }
+        let n = Int(w) * Int(h)
+        return RGBImage(uncheckedWidth: Int(w), height: Int(h), pixels: Array(UnsafeBufferPointer(start: data, count: n * 3)))
     }
 
     /// 16-bit grayscale PNG as PIL converts it: mode I;16 → RGB clamps each value to 255 (it does not scale).
@@ -256,7 +276,14 @@ enum StructureCheck {
                     p += size
                 }
             case 0xC0...0xC3, 0xC5...0xC7, 0xC9...0xCB, 0xCD...0xCF:   // SOF: components' quantisation tables
-                if [0xC2, 0xC6, 0xCA, 0xCE].contains(marker) { progressive = true }
+                // stb_image (like most decoders outside libjpeg) does Huffman baseline and progressive only.
+                if (0xC9...0xCF).contains(marker) {
+                    throw ImageError.unsupportedFormat("arithmetic-coded JPEG (SOF 0x\(String(marker, radix: 16, uppercase: true)))")
+                }
+                if [0xC3, 0xC5, 0xC6, 0xC7].contains(marker) {
+                    throw ImageError.unsupportedFormat("lossless or hierarchical JPEG (SOF 0x\(String(marker, radix: 16, uppercase: true)))")
+                }
+                if marker == 0xC2 { progressive = true }
                 guard len >= 8 else { throw ImageError.corrupt(reason: "bad JPEG frame header at byte \(i)") }
                 let nc = Int(b[i + 9])
                 guard len >= 8 + 3 * nc else { throw ImageError.corrupt(reason: "bad JPEG frame header at byte \(i)") }
@@ -329,6 +356,74 @@ enum PNGChunks {
             return false
         }
         return simple
+    }
+}
+
+/// Completes short palettes so that every possible pixel index has a colour, as Pillow's 256-entry palettes do
+/// (entries past the stored ones are opaque black). stb_image keeps PNG and BMP palettes in uninitialised stack
+/// arrays and reads whatever they hold for an index past the palette (Tests/Fixtures/fuzz-crashers/uninit-*).
+enum PaletteCompletion {
+    /// A copy of `b` with the palette padded, or nil when nothing needs padding.
+    static func completed(_ b: [UInt8]) -> [UInt8]? {
+        if b.count > 25 && b[0] == 0x89 && b[1] == 0x50 && b[2] == 0x4E && b[3] == 0x47 { return png(b) }
+        if b.count >= 30 && b[0] == 0x42 && b[1] == 0x4D { return bmp(b) }
+        return nil
+    }
+
+    /// Colour-type-3 PNG: PLTE grows to 256 entries (stb does not check CRCs, but the new one is correct).
+    static func png(_ b: [UInt8]) -> [UInt8]? {
+        guard b[25] == 3 else { return nil }   // IHDR colour type: palette
+        var plte: Range<Int>?
+        b.withUnsafeBufferPointer { buf in
+            PNGChunks.forEach(buf) { type, range in
+                if type == "PLTE" { plte = range; return false }
+                return type != "IDAT"
+            }
+        }
+        guard let range = plte, range.count % 3 == 0, range.count > 0, range.count < 768 else { return nil }
+        var data = Array(b[range])
+        data += [UInt8](repeating: 0, count: 768 - range.count)
+        var out = Array(b[..<(range.lowerBound - 8)])
+        out += [0, 0, 3, 0] + Array("PLTE".utf8) + data
+        let crc = CRC32.checksum(Array("PLTE".utf8) + data)
+        out += [UInt8(crc >> 24), UInt8(crc >> 16 & 0xFF), UInt8(crc >> 8 & 0xFF), UInt8(crc & 0xFF)]
+        out += b[(range.upperBound + 4)...]   // after the old chunk's CRC
+        return out
+    }
+
+    /// 1/4/8-bit BMP: zero entries are inserted after the ones stb reads, and the pixel-data offset moves by as
+    /// much, so stb's palette size (which it derives from that offset) becomes 2^bpp.
+    static func bmp(_ b: [UInt8]) -> [UInt8]? {
+        func le16(_ o: Int) -> Int { Int(b[o]) | Int(b[o + 1]) << 8 }
+        func le32(_ o: Int) -> Int { le16(o) | le16(o + 2) << 16 }
+        let offset = le32(10), hsz = le32(14)
+        let bpp = hsz == 12 ? le16(24) : le16(28)
+        guard [1, 4, 8].contains(bpp), hsz >= 12, hsz <= 1024 else { return nil }
+        let entry = hsz == 12 ? 3 : 4
+        // stb_image's palette size: (offset − 38) / 3 for OS/2 headers, (offset − 14 − hsz) / 4 otherwise.
+        let avail = hsz == 12 ? offset - 38 : offset - 14 - hsz
+        guard avail > 0 else { return nil }
+        let stored = avail / entry
+        let needed = 1 << bpp
+        let insertAt = 14 + hsz + stored * entry
+        guard stored < needed, insertAt <= b.count else { return nil }
+        let extra = (needed - stored) * entry
+        var out = Array(b[..<insertAt]) + [UInt8](repeating: 0, count: extra) + Array(b[insertAt...])
+        let newOffset = UInt32(truncatingIfNeeded: offset + extra)
+        for k in 0..<4 { out[10 + k] = UInt8(truncatingIfNeeded: newOffset >> (8 * UInt32(k))) }
+        return out
+    }
+}
+
+/// CRC-32 (ISO-HDLC, as PNG uses it), bitwise.
+enum CRC32 {
+    static func checksum(_ bytes: [UInt8]) -> UInt32 {
+        var c: UInt32 = 0xFFFF_FFFF
+        for byte in bytes {
+            c ^= UInt32(byte)
+            for _ in 0..<8 { c = (c & 1) != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
+        }
+        return ~c
     }
 }
 

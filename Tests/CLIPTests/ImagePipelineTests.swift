@@ -12,14 +12,6 @@ struct ImagePipelineTests {
         return ref.keys.filter { !$0.hasPrefix("float:") }.sorted()
     }()
 
-    /// Known decoder differences (stb_image vs the libjpeg-turbo / Pillow that made the reference), in uint8 steps.
-    /// JPEGs: stb's IDCT/upsampling vs libjpeg-turbo; a JPEG smaller than 224 on a side is upscaled, which
-    /// spreads its decoder differences over more output pixels. Everything else is bit-exact.
-    static func allowedSteps(_ file: String) -> (max: Int, mean: Double) {
-        guard file.hasSuffix(".jpg") else { return (0, 0) }
-        return file == "wide_2000x3.jpg" || file.hasPrefix("tiny") ? (4, 0.75) : (4, 0.15)
-    }
-
     /// The preprocessed crop as uint8 HWC, recovered from our float output exactly as the fixture was made.
     static func crop(_ chw: [Float], _ pre: ImagePreprocessor) -> [Int] {
         let n = 224 * 224
@@ -32,7 +24,7 @@ struct ImagePipelineTests {
         return out
     }
 
-    @Test("uint8 crop equals Pillow's (bit-exact except documented JPEG decoder differences)", arguments: files)
+    @Test("uint8 crop equals Pillow's bit for bit", arguments: files)
     func crop(_ file: String) throws {
         let ref = try SafeTensorsFile(path: Self.dir + "/reference.safetensors")
         let expected = try ref.uint8s(file).map(Int.init)
@@ -42,22 +34,20 @@ struct ImagePipelineTests {
         let diffs = zip(got, expected).map { abs($0 - $1) }
         let maxDiff = diffs.max() ?? 0
         let mean = Double(diffs.reduce(0, +)) / Double(max(diffs.count, 1))
-        let allowed = Self.allowedSteps(file)
-        #expect(maxDiff <= allowed.max && mean <= allowed.mean,
-                "\(file): max \(maxDiff) steps, mean \(mean) (allowed \(allowed.max), \(allowed.mean))")
+        // Every format, JPEG included (libjpeg-exact back end), is bit-exact.
+        #expect(maxDiff == 0, "\(file): max \(maxDiff) steps, mean \(mean) (expected bit-exact)")
     }
 
-    @Test("float pixel_values equal transformers' within one uint8 step",
+    @Test("float pixel_values equal transformers' up to float rounding",
           arguments: ["photo_grace_hopper.jpg", "png_rgba.png", "tall_3x2000.png"])
     func floats(_ file: String) throws {
         let ref = try SafeTensorsFile(path: Self.dir + "/reference.safetensors")
         let got = ImagePreprocessor()(try ImageDecoder().decode(path: Self.dir + "/" + file))
         let expected = try ref.floats("float:" + file)
-        let lossless = !file.hasSuffix(".jpg")
-        // Lossless formats are bit-exact; the JPEG differs only by the decoder (see the uint8 test).
-        expectClose(got, expected, atol: lossless ? 1e-6 : 0.062, "\(file) pixel_values")
+        // The uint8 crop is identical, so only float rounding in (x/255 − mean)/std remains.
+        expectClose(got, expected, atol: 1e-6, "\(file) pixel_values")
         let mean = zip(got, expected).map { Double(abs($0 - $1)) }.reduce(0, +) / Double(got.count)
-        #expect(mean <= (lossless ? 1e-7 : 2e-3), "\(file) mean abs \(mean)")
+        #expect(mean <= 1e-7, "\(file) mean abs \(mean)")
     }
 
     @Test("resize geometry follows transformers (short side 224, long side truncated)")

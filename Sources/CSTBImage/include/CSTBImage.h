@@ -1,0 +1,23 @@
+// stb_image and stb_image_write from Debian's libstb-dev, compiled into this target, plus the libjpeg-exact JPEG path.
+#ifndef CSTBIMAGE_H
+#define CSTBIMAGE_H
+
+// Only the five formats the decoder accepts (JPEG, PNG, BMP, GIF, TGA) are compiled: stb's HDR, PSD, PIC and PNM
+// readers are not hardened (a truncated RLE HDR loops forever), and nothing needs float output.
+#define STBI_NO_HDR
+#define STBI_NO_LINEAR
+#define STBI_NO_PSD
+#define STBI_NO_PIC
+#define STBI_NO_PNM
+#include <stb/stb_image.h>
+#include <stb/stb_image_write.h>
+
+/// Decodes a JPEG to 8-bit RGB (3 bytes per pixel, rows top to bottom) the way libjpeg-turbo does with its defaults
+/// (the integer "islow" IDCT, fancy chroma upsampling, its fixed-point YCbCr→RGB), which is what Pillow uses.
+/// stb_image parses the markers and decodes the entropy-coded data (baseline and progressive); the IDCT, upsampling
+/// and colour conversion are libjpeg's arithmetic. Gray JPEGs are replicated to RGB; CMYK/YCCK become RGB as
+/// Pillow's `convert("RGB")` computes it.
+/// Returns NULL with `stbi_failure_reason()` set on failure; free the result with `stbi_image_free`.
+unsigned char *clip_jpeg_load_rgb(const unsigned char *buffer, int len, int *width, int *height);
+
+#endif
