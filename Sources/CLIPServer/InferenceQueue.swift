@@ -65,7 +65,6 @@ final class InferenceQueue: @unchecked Sendable {
     private var closed = false
     private var paused = false
     private var stats = Stats()
-    private var thread: Thread?
 
     let batching: Bool
     let maxBatch: Int
@@ -84,11 +83,11 @@ final class InferenceQueue: @unchecked Sendable {
         self.batchWait = batchWait
         self.runImages = runImages
         self.runTexts = runTexts
-        // The thread holds the queue until `close()` lets it finish.
+        // The thread holds the queue until `close()` lets it finish. The queue keeps no reference to the thread:
+        // a finished Thread keeps its block, so a stored reference would be a cycle (found by LeakSanitizer).
         let t = Thread { self.loop() }
         t.name = "clip-inference"
         t.stackSize = 8 << 20
-        thread = t
         t.start()
     }
 
@@ -306,19 +305,7 @@ final class InferenceEngine: Sendable {
 
     /// Decodes and preprocesses an encoded image: (3, S, S) float32, as the library feeds the vision tower.
     func pixelValues(_ bytes: [UInt8]) throws -> [Float] {
-        do {
-            return clip.model.vision.preprocessor(try decoder.decode(bytes))
-        } catch ImageError.unsupportedFormat(let reason) where InferenceEngine.hasSupportedSignature(bytes) {
-            // A PNG / JPEG / GIF / BMP signature that stb cannot parse is a damaged file, not a foreign format.
-            throw ImageError.corrupt(reason: "truncated or damaged image data (\(reason))")
-        }
-    }
-
-    /// Whether `bytes` start like a format the decoder supports (TGA has no signature).
-    static func hasSupportedSignature(_ bytes: [UInt8]) -> Bool {
-        func starts(_ magic: [UInt8]) -> Bool { bytes.count >= magic.count && Array(bytes.prefix(magic.count)) == magic }
-        return starts([0x89, 0x50, 0x4E, 0x47]) || starts([0xFF, 0xD8, 0xFF]) || starts(Array("GIF8".utf8))
-            || starts(Array("BM".utf8))
+        clip.model.vision.preprocessor(try decoder.decode(bytes))
     }
 
     func shutdown() { queue.close() }

@@ -70,7 +70,11 @@ public struct ImageDecoder: Sendable {
             var w: Int32 = 0, h: Int32 = 0, comp: Int32 = 0
             // Header only: refuse absurd sizes before stb allocates anything.
             guard stbi_info_from_memory(buf.baseAddress, Int32(buf.count), &w, &h, &comp) == 1 else {
-                throw ImageError.unsupportedFormat(ImageDecoder.stbReason() ?? "unrecognised data")
+                let reason = ImageDecoder.stbReason() ?? "unrecognised data"
+                // A JPEG / PNG / GIF / BMP signature that stb cannot parse is a damaged file, not a foreign
+                // format; TGA has no signature, so an unparsable "TGA" is just unrecognised data.
+                if format != .tga { throw ImageError.corrupt(reason: "damaged \(format.name) header (\(reason))") }
+                throw ImageError.unsupportedFormat(reason)
             }
             guard w > 0, h > 0 else { throw ImageError.emptyImage(width: Int(w), height: Int(h)) }
             guard Int(w) * Int(h) <= maxPixels else {
@@ -184,6 +188,16 @@ public struct ImageDecoder: Sendable {
 /// plausible header).
 enum ImageFormat {
     case jpeg, png, bmp, gif, tga
+
+    var name: String {
+        switch self {
+        case .jpeg: return "JPEG"
+        case .png: return "PNG"
+        case .bmp: return "BMP"
+        case .gif: return "GIF"
+        case .tga: return "TGA"
+        }
+    }
 
     static func sniff(_ b: UnsafeBufferPointer<UInt8>) -> ImageFormat? {
         if b.count >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF { return .jpeg }

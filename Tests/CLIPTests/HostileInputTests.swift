@@ -444,6 +444,26 @@ struct HostileInputTests {
         }
     }
 
+    @Test("a damaged header behind a JPEG/PNG/GIF/BMP signature is a corrupt file, not an unsupported format")
+    func damagedHeaders() {
+        let pad = [UInt8](repeating: 0x11, count: 64)
+        let cases: [(String, [UInt8])] = [
+            ("GIF", Array("GIF8x".utf8) + [10, 0, 10, 0] + pad),                 // neither GIF87a nor GIF89a
+            ("BMP", Array("BM".utf8) + [UInt8](repeating: 0, count: 12) + [99, 0, 0, 0]          // header size 99
+                + [10, 0, 0, 0, 10, 0, 0, 0] + pad),
+            ("JPEG", [0xFF, 0xD8, 0xFF, 0xD9] + pad),                             // EOI before any frame
+        ]
+        for (name, bytes) in cases {
+            do {
+                _ = try ImageDecoder().decode(bytes)
+                Issue.record("\(name): decoded")
+            } catch let e as ImageError {
+                guard case .corrupt(let reason) = e else { Issue.record("\(name): \(e)"); continue }
+                #expect(reason.contains(name), "\(name): \(reason)")
+            } catch { Issue.record("\(name): \(error)") }
+        }
+    }
+
     static func isRejection(_ e: ImageError) -> Bool {
         switch e {
         case .unsupportedFormat, .corrupt: return true

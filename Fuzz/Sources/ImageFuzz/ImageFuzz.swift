@@ -5,7 +5,7 @@
 // is not used; ImageFuzz_main below hands argv to libFuzzer's driver instead (same flags, same behaviour).
 
 import CLIPZeroShot
-import CSTBImageInstrumented
+import FuzzDriver
 
 #if canImport(Glibc)
 import Glibc
@@ -44,7 +44,6 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
 
 @_cdecl("ImageFuzz_main")
 public func imageFuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> CInt {
-    precondition(clip_fuzz_instrumented_stb() == 1)
     var argc = argc
     var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = argv
     return LLVMFuzzerRunDriver(&argc, &argv) { data, size in
