@@ -240,7 +240,11 @@ unsigned char *clip_jpeg_load_rgb(const unsigned char *buffer, int len, int *wid
     unsigned char *result = NULL;
     stbi_uc *lines = NULL;
     int *sums = NULL;
-    if (!stbi__decode_jpeg_image(j)) goto done;
+    if (!stbi__decode_jpeg_image(j)) {
+        // Data that ends before the EOI marker fails with stb's terse "expected marker"; say what happened.
+        if (stbi__at_eof(&s)) stbi__err("JPEG data is truncated", "Corrupt JPEG");
+        goto done;
+    }
 
     const int w = (int)s.img_x, h = (int)s.img_y, n = s.img_n;
     if (n != 1 && n != 3 && n != 4) {

@@ -231,19 +231,96 @@ enum StructureCheck {
         if b.count >= 8 && b[0] == 0x89 && b[1] == 0x50 && b[2] == 0x4E && b[3] == 0x47 { try png(b) }
         if b.count >= 2 && b[0] == 0xFF && b[1] == 0xD8 { try jpeg(b) }
         if ImageFormat.sniff(b) == .tga { try tga(b) }
+        if ImageFormat.sniff(b) == .bmp { try bmp(b) }
+        if ImageFormat.sniff(b) == .gif { try gif(b) }
     }
 
-    /// An uncompressed TGA must hold all the pixels its header declares: stb leaves the rest of its output
-    /// buffer uninitialised (CVE-2023-45663).
+    /// A TGA must hold all the pixels its header declares: stb reads past the end as zeros, a partial image
+    /// (and for uncompressed files, before its buffers were zero-filled, uninitialised memory: CVE-2023-45663).
     static func tga(_ b: UnsafeBufferPointer<UInt8>) throws {
         let type = Int(b[2])
-        guard [1, 2, 3].contains(type) else { return }   // RLE types cannot be sized without decoding
         let idLength = Int(b[0])
         let mapLength = b[1] == 1 ? (Int(b[5]) | Int(b[6]) << 8) * ((Int(b[7]) + 7) / 8) : 0
         let w = Int(b[12]) | Int(b[13]) << 8, h = Int(b[14]) | Int(b[15]) << 8
-        let need = 18 + idLength + mapLength + w * h * ((Int(b[16]) + 7) / 8)
+        let pixelBytes = (Int(b[16]) + 7) / 8
+        let start = 18 + idLength + mapLength
+        if [1, 2, 3].contains(type) {
+            let need = start + w * h * pixelBytes
+            guard b.count >= need else {
+                throw ImageError.corrupt(reason: "TGA pixel data is truncated: \(b.count) bytes, the header needs \(need)")
+            }
+        } else if [9, 10, 11].contains(type) {
+            // Run-length packets: a header byte (top bit: run, low 7 bits: count − 1), then one pixel for a
+            // run or `count` pixels for a raw packet, until w·h pixels are covered.
+            var i = start, covered = 0
+            while covered < w * h {
+                guard i < b.count else {
+                    throw ImageError.corrupt(reason: "TGA run-length data is truncated: \(covered) of \(w * h) pixels present")
+                }
+                let count = Int(b[i] & 0x7F) + 1
+                i += 1 + (b[i] & 0x80 != 0 ? 1 : count) * pixelBytes
+                guard i <= b.count else {
+                    throw ImageError.corrupt(reason: "TGA run-length data is truncated: \(covered) of \(w * h) pixels present")
+                }
+                covered += count
+            }
+        }
+    }
+
+    /// An uncompressed BMP must hold every row its header declares (the last one without its padding): stb reads
+    /// past the end as zeros, a partial image.
+    static func bmp(_ b: UnsafeBufferPointer<UInt8>) throws {
+        func le16(_ o: Int) -> Int { Int(b[o]) | Int(b[o + 1]) << 8 }
+        func le32(_ o: Int) -> Int { le16(o) | le16(o + 2) << 16 }
+        let offset = le32(10), hsz = le32(14)
+        guard hsz == 12 || (hsz >= 40 && b.count >= 34) else { return }   // stb rejects other header sizes itself
+        let w = hsz == 12 ? le16(18) : abs(Int(Int32(bitPattern: UInt32(le32(18)))))
+        let h = hsz == 12 ? le16(20) : abs(Int(Int32(bitPattern: UInt32(le32(22)))))
+        let bpp = hsz == 12 ? le16(24) : le16(28)
+        let compression = hsz == 12 ? 0 : le32(30)
+        // RLE and odd depths: stb refuses them itself.
+        guard compression == 0 || compression == 3, [1, 4, 8, 16, 24, 32].contains(bpp), w > 0, h > 0 else { return }
+        let rowBytes = (w * bpp + 7) / 8, stride = (w * bpp + 31) / 32 * 4
+        let (rows, overflow) = stride.multipliedReportingOverflow(by: h - 1)
+        let need = overflow ? Int.max : offset + rows + rowBytes
         guard b.count >= need else {
-            throw ImageError.corrupt(reason: "TGA pixel data is truncated: \(b.count) bytes, the header needs \(need)")
+            throw ImageError.corrupt(reason: "BMP pixel data is truncated: \(b.count) bytes, the header needs \(need)")
+        }
+    }
+
+    /// A GIF's first image (the frame that is decoded) must be complete: stb decodes a cut-off frame as if the
+    /// missing pixels were never drawn, a partial image. Walks the block structure up to the end of that frame.
+    static func gif(_ b: UnsafeBufferPointer<UInt8>) throws {
+        func truncated() -> ImageError { .corrupt(reason: "GIF data is truncated before the end of the first image") }
+        /// Skips data sub-blocks (length byte, data) up to and including the zero-length terminator.
+        func skipSubBlocks(_ i: inout Int) throws {
+            while true {
+                guard i < b.count else { throw truncated() }
+                let len = Int(b[i])
+                i += 1 + len
+                if len == 0 { return }
+            }
+        }
+        guard b.count >= 13 else { throw truncated() }
+        var i = 13
+        if b[10] & 0x80 != 0 { i += 3 << ((Int(b[10]) & 7) + 1) }   // global colour table
+        while true {
+            guard i < b.count else { throw truncated() }
+            switch b[i] {
+            case 0x21:   // extension: label, then sub-blocks
+                i += 2
+                try skipSubBlocks(&i)
+            case 0x2C:   // image descriptor, optional local colour table, LZW code size, image data
+                guard i + 10 <= b.count else { throw truncated() }
+                let flags = b[i + 9]
+                i += 10
+                if flags & 0x80 != 0 { i += 3 << ((Int(flags) & 7) + 1) }
+                i += 1
+                try skipSubBlocks(&i)
+                return
+            default:
+                return   // trailer or garbage: stb reports it
+            }
         }
     }
 

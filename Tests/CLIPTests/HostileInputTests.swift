@@ -444,6 +444,19 @@ struct HostileInputTests {
         }
     }
 
+    @Test("a truncated file is an error, never a partial image",
+          arguments: ["bmp_p8.bmp", "bmp_rgb24_151x100.bmp", "gif_transparent.gif", "tga_rgb.tga",
+                      "tga_rgb_rle_topleft.tga", "png_rgba.png", "png_interlaced.png", "photo_grace_hopper.jpg",
+                      "photo_coffee_progressive.jpg"])
+    func truncated(_ file: String) throws {
+        let bytes = try readFile(fixtures + "/images/" + file, limit: 1 << 24)
+        _ = try ImageDecoder().decode(bytes)   // the whole file decodes
+        for fraction in [0.3, 0.6, 0.9] {
+            let cut = Array(bytes.prefix(Int(Double(bytes.count) * fraction)))
+            #expect(throws: ImageError.self, "\(file) cut to \(Int(fraction * 100)) %") { try ImageDecoder().decode(cut) }
+        }
+    }
+
     @Test("a damaged header behind a JPEG/PNG/GIF/BMP signature is a corrupt file, not an unsupported format")
     func damagedHeaders() {
         let pad = [UInt8](repeating: 0x11, count: 64)
@@ -478,7 +491,7 @@ struct HostileInputTests {
         let png = try readFile(Self.corpusDir + "/png_rgb8.png", limit: 1 << 20)
         func sos(_ b: [UInt8]) -> Int { (0..<(b.count - 1)).first { b[$0] == 0xFF && b[$0 + 1] == 0xDA } ?? 0 }
         // JPEG cut inside the headers (stb_image: not a recognisable image) or inside the entropy-coded data
-        // (stb_image: "expected marker" at the missing EOI).
+        // (the JPEG back end: "JPEG data is truncated" at the missing EOI).
         for (name, file) in [("baseline", jpeg), ("progressive", progressive)] {
             let s = sos(file)
             #expect(s > 0)
@@ -489,8 +502,8 @@ struct HostileInputTests {
                 } catch let e as ImageError {
                     #expect(Self.isRejection(e), "\(name) JPEG cut at \(cut): \(e)")
                     if cut > s, case .corrupt(let reason) = e {
-                        // Baseline: stb's "expected marker"; progressive: a later DHT cut short (decoder's own check).
-                        #expect(reason == "expected marker" || reason.contains("runs past the end"), "\(name) JPEG cut at \(cut): \(e)")
+                        // Baseline: the missing EOI; progressive: a later DHT cut short (decoder's own check).
+                        #expect(reason == "JPEG data is truncated" || reason.contains("runs past the end"), "\(name) JPEG cut at \(cut): \(e)")
                     } else if cut > s {
                         Issue.record("\(name) JPEG cut at \(cut): \(e)")
                     }
