@@ -51,7 +51,7 @@ let package = Package(
             swiftSettings: [.unsafeFlags(["-target-cpu", "haswell"])]),
 
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
-        .testTarget(name: "CLIPTests", dependencies: ["CLIPZeroShot"]),
+        .testTarget(name: "CLIPTests", dependencies: ["CLIPZeroShot", "CSTBImage"]),
         .testTarget(
             name: "CLIPServerTests",
             dependencies: ["CLIPServer", .product(name: "HummingbirdTesting", package: "hummingbird")]),

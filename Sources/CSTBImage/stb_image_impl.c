@@ -80,7 +80,7 @@ static inline void clip_idct_1d(const int *in, int s, int64_t out[8]) {
     out[3] = tmp13 + tmp0; out[4] = tmp13 - tmp0;
 }
 
-static void clip_idct_islow(stbi_uc *out, int out_stride, short data[64]) {
+void clip_idct_islow_reference(stbi_uc *out, int out_stride, const short data[64]) {
     int in[64], ws[64];
     int64_t sums[8];
     for (int i = 0; i < 64; i++) in[i] = data[i];
@@ -109,6 +109,68 @@ static void clip_idct_islow(stbi_uc *out, int out_stride, short data[64]) {
         for (int c = 0; c < 8; c++)
             o[c] = clip_idct_range_limit(clip_descale(sums[c], CLIP_CONST_BITS + CLIP_PASS1_BITS + 3));
     }
+}
+
+// The same IDCT written for the vectoriser (measured: the scalar version above took 40 % of a 6 MP decode).
+// Each pass runs one branch-free loop over eight lanes (columns in pass 1, rows in pass 2), so clang turns it
+// into 4-lane SSE2 integer code; the data is transposed between passes and on the way out. Arithmetic is 32-bit
+// with wrap-around (unsigned, so overflow is defined), like libjpeg-turbo's own SIMD IDCT. Dropping libjpeg's
+// zero-AC shortcuts changes nothing (the full formula gives the same value, see above). For any coefficients a
+// real 8-bit JPEG can produce (|c| ≤ 2^12 after dequantisation, far from overflow) the result equals the 64-bit
+// reference exactly; CSTBImageTests checks that on random blocks.
+
+typedef uint32_t clip_u32;
+
+/// Even and odd parts of the 1-D IDCT on eight lanes at once: in[k][lane] is coefficient k; out[k][lane] the
+/// k-th unscaled sum.
+static inline void clip_idct_1d_lanes(const int32_t in[8][8], clip_u32 out[8][8]) {
+    for (int l = 0; l < 8; l++) {
+        clip_u32 z2 = (clip_u32)in[2][l], z3 = (clip_u32)in[6][l];
+        clip_u32 z1 = (z2 + z3) * (clip_u32)CLIP_FIX_0_541196100;
+        clip_u32 tmp2 = z1 + z3 * (clip_u32)(-CLIP_FIX_1_847759065);
+        clip_u32 tmp3 = z1 + z2 * (clip_u32)CLIP_FIX_0_765366865;
+        clip_u32 tmp0 = ((clip_u32)in[0][l] + (clip_u32)in[4][l]) << CLIP_CONST_BITS;
+        clip_u32 tmp1 = ((clip_u32)in[0][l] - (clip_u32)in[4][l]) << CLIP_CONST_BITS;
+        clip_u32 tmp10 = tmp0 + tmp3, tmp13 = tmp0 - tmp3, tmp11 = tmp1 + tmp2, tmp12 = tmp1 - tmp2;
+        clip_u32 o0 = (clip_u32)in[7][l], o1 = (clip_u32)in[5][l], o2 = (clip_u32)in[3][l], o3 = (clip_u32)in[1][l];
+        clip_u32 y1 = o0 + o3, y2 = o1 + o2, y3 = o0 + o2, y4 = o1 + o3;
+        clip_u32 z5 = (y3 + y4) * (clip_u32)CLIP_FIX_1_175875602;
+        o0 *= (clip_u32)CLIP_FIX_0_298631336; o1 *= (clip_u32)CLIP_FIX_2_053119869;
+        o2 *= (clip_u32)CLIP_FIX_3_072711026; o3 *= (clip_u32)CLIP_FIX_1_501321110;
+        y1 *= (clip_u32)(-CLIP_FIX_0_899976223); y2 *= (clip_u32)(-CLIP_FIX_2_562915447);
+        y3 *= (clip_u32)(-CLIP_FIX_1_961570560); y4 *= (clip_u32)(-CLIP_FIX_0_390180644);
+        y3 += z5; y4 += z5;
+        o0 += y1 + y3; o1 += y2 + y4; o2 += y2 + y3; o3 += y1 + y4;
+        out[0][l] = tmp10 + o3; out[7][l] = tmp10 - o3;
+        out[1][l] = tmp11 + o2; out[6][l] = tmp11 - o2;
+        out[2][l] = tmp12 + o1; out[5][l] = tmp12 - o1;
+        out[3][l] = tmp13 + o0; out[4][l] = tmp13 - o0;
+    }
+}
+
+/// Arithmetic right shift with rounding of a wrapped 32-bit value.
+static inline int32_t clip_descale32(clip_u32 x, int n) { return (int32_t)(x + (1u << (n - 1))) >> n; }
+
+void clip_idct_islow_fast(stbi_uc *out, int out_stride, const short data[64]) {
+    int32_t in[8][8], ws[8][8];
+    clip_u32 sums[8][8];
+    // Pass 1, lanes = columns: in[k][c] = coefficient (row k, column c).
+    for (int k = 0; k < 8; k++)
+        for (int c = 0; c < 8; c++) in[k][c] = data[k * 8 + c];
+    clip_idct_1d_lanes(in, sums);
+    // sums[r][c] is sample row r of column c; transpose so pass 2's lanes are rows: ws[k][r] = value (r, k).
+    for (int r = 0; r < 8; r++)
+        for (int c = 0; c < 8; c++) ws[c][r] = clip_descale32(sums[r][c], CLIP_CONST_BITS - CLIP_PASS1_BITS);
+    clip_idct_1d_lanes(ws, sums);
+    // sums[c][r] is output column c of row r.
+    for (int r = 0; r < 8; r++)
+        for (int c = 0; c < 8; c++)
+            out[r * out_stride + c] =
+                clip_idct_range_limit(clip_descale32(sums[c][r], CLIP_CONST_BITS + CLIP_PASS1_BITS + 3));
+}
+
+static void clip_idct_islow_kernel(stbi_uc *out, int out_stride, short data[64]) {
+    clip_idct_islow_fast(out, out_stride, data);
 }
 
 // MARK: - Upsampling (libjpeg fancy upsampling)
@@ -235,7 +297,7 @@ unsigned char *clip_jpeg_load_rgb(const unsigned char *buffer, int len, int *wid
     if (!j) return stbi__errpuc("outofmem", "Out of memory");
     j->s = &s;
     stbi__setup_jpeg(j);
-    j->idct_block_kernel = clip_idct_islow;  // the one stb kernel replaced: used by baseline and progressive paths
+    j->idct_block_kernel = clip_idct_islow_kernel;  // the one stb kernel replaced: baseline and progressive use it
     s.img_n = 0;                             // makes stbi__cleanup_jpeg safe if decoding fails early
     unsigned char *result = NULL;
     stbi_uc *lines = NULL;

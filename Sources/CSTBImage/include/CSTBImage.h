@@ -20,4 +20,10 @@
 /// Returns NULL with `stbi_failure_reason()` set on failure; free the result with `stbi_image_free`.
 unsigned char *clip_jpeg_load_rgb(const unsigned char *buffer, int len, int *width, int *height);
 
+/// libjpeg's JDCT_ISLOW inverse DCT of one block. data: (8, 8) dequantized coefficients, natural order; out: (8, 8)
+/// samples with row stride `out_stride`. `_reference` is the plain scalar version (64-bit, libjpeg's jidctint.c
+/// structure); `_fast` is the vectorised one the decoder uses. Exposed so tests can tie the two together.
+void clip_idct_islow_reference(unsigned char *out, int out_stride, const short data[64]);
+void clip_idct_islow_fast(unsigned char *out, int out_stride, const short data[64]);
+
 #endif
