@@ -290,7 +290,9 @@ static int clip_jpeg_is_rgb(const stbi__jpeg *j) {
     return j->img_comp[0].id == 'R' && j->img_comp[1].id == 'G' && j->img_comp[2].id == 'B';
 }
 
-unsigned char *clip_jpeg_load_rgb(const unsigned char *buffer, int len, int *width, int *height) {
+/// Decodes into `dest` (capacity `dest_capacity` bytes) or, when `dest` is NULL, into a new allocation.
+static unsigned char *clip_jpeg_decode(const unsigned char *buffer, int len, unsigned char *dest, size_t dest_capacity,
+                                       int *width, int *height) {
     stbi__context s;
     stbi__start_mem(&s, buffer, len);
     stbi__jpeg *j = (stbi__jpeg *)stbi__malloc(sizeof(stbi__jpeg));
@@ -331,9 +333,17 @@ unsigned char *clip_jpeg_load_rgb(const unsigned char *buffer, int len, int *wid
     }
     lines = (stbi_uc *)stbi__malloc((size_t)maxLine * 4);
     sums = (int *)stbi__malloc((size_t)maxLine * sizeof(int));
-    result = (unsigned char *)stbi__malloc_mad3(w, h, 3, 0);
+    if (dest) {
+        if (!stbi__mad3sizes_valid(w, h, 3, 0) || (size_t)w * (size_t)h * 3 > dest_capacity) {
+            stbi__err("output buffer too small", "JPEG is larger than the output buffer");
+            goto done;
+        }
+        result = dest;
+    } else {
+        result = (unsigned char *)stbi__malloc_mad3(w, h, 3, 0);
+    }
     if (!lines || !sums || !result) {
-        STBI_FREE(result);
+        if (result != dest) STBI_FREE(result);
         result = stbi__errpuc("outofmem", "Out of memory");
         goto done;
     }
@@ -366,4 +376,14 @@ done:
     stbi__cleanup_jpeg(j);
     STBI_FREE(j);
     return result;
+}
+
+unsigned char *clip_jpeg_load_rgb(const unsigned char *buffer, int len, int *width, int *height) {
+    return clip_jpeg_decode(buffer, len, NULL, 0, width, height);
+}
+
+int clip_jpeg_decode_rgb_into(const unsigned char *buffer, int len, unsigned char *dest, size_t dest_capacity,
+                              int *width, int *height) {
+    if (!dest) return stbi__err("no output buffer", "No output buffer");
+    return clip_jpeg_decode(buffer, len, dest, dest_capacity, width, height) != NULL;
 }

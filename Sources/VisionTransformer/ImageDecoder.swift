@@ -84,7 +84,7 @@ public struct ImageDecoder: Sendable {
             let isGIF = buf.count >= 3 && buf[0] == 0x47 && buf[1] == 0x49 && buf[2] == 0x46
             let image: RGBImage
             if format == .jpeg {
-                image = try decodeJPEG(buf)
+                image = try decodeJPEG(buf, width: Int(w), height: Int(h))
             } else if isPNG && comp == 1 && stbi_is_16_bit_from_memory(buf.baseAddress, Int32(buf.count)) == 1 {
                 image = try decodeGray16(buf)
             } else if isGIF || (isPNG && (comp == 1 || comp == 3)) || (isPNG && PNGChunks.hasSimplePaletteTransparency(buf)) {
@@ -125,17 +125,19 @@ public struct ImageDecoder: Sendable {
 
     /// JPEG through the libjpeg-exact back end (libjpeg-turbo's IDCT, upsampling and colour conversion on stb's
     /// entropy decoder), so pixels equal Pillow's.
-    private func decodeJPEG(_ buf: UnsafeBufferPointer<UInt8>) throws -> RGBImage {
+    private func decodeJPEG(_ buf: UnsafeBufferPointer<UInt8>, width: Int, height: Int) throws -> RGBImage {
         var w: Int32 = 0, h: Int32 = 0
-        guard let data = clip_jpeg_load_rgb(buf.baseAddress, Int32(buf.count), &w, &h) else {
-            throw ImageError.corrupt(reason: ImageDecoder.stbReason() ?? "unknown error")
+        var ok = false
+        // Written in place: the header pass already gave the size, so there is no intermediate copy.
+        let pixels = [UInt8](unsafeUninitializedCapacity: width * height * 3) { out, count in
+            ok = clip_jpeg_decode_rgb_into(buf.baseAddress, Int32(buf.count), out.baseAddress, out.count, &w, &h) == 1
+            count = ok ? out.count : 0
         }
-        defer { stbi_image_free(data) }
-        guard w > 0, h > 0, Int(w) * Int(h) <= maxPixels else {
-            throw ImageError.tooManyPixels(width: Int(w), height: Int(h), limit: maxPixels)
+        guard ok else { throw ImageError.corrupt(reason: ImageDecoder.stbReason() ?? "unknown error") }
+        guard Int(w) == width, Int(h) == height else {
+            throw ImageError.corrupt(reason: "JPEG frame is \(w)×\(h) but its header said \(width)×\(height)")
         }
-        let n = Int(w) * Int(h)
-        return RGBImage(uncheckedWidth: Int(w), height: Int(h), pixels: Array(UnsafeBufferPointer(start: data, count: n * 3)))
+        return RGBImage(uncheckedWidth: width, height: height, pixels: pixels)
     }
 
     /// 16-bit grayscale PNG as PIL converts it: mode I;16 → RGB clamps each value to 255 (it does not scale).

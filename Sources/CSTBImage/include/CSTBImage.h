@@ -2,6 +2,8 @@
 #ifndef CSTBIMAGE_H
 #define CSTBIMAGE_H
 
+#include <stddef.h>
+
 // Only the five formats the decoder accepts (JPEG, PNG, BMP, GIF, TGA) are compiled: stb's HDR, PSD, PIC and PNM
 // readers are not hardened (a truncated RLE HDR loops forever), and nothing needs float output.
 #define STBI_NO_HDR
@@ -19,6 +21,12 @@
 /// Pillow's `convert("RGB")` computes it.
 /// Returns NULL with `stbi_failure_reason()` set on failure; free the result with `stbi_image_free`.
 unsigned char *clip_jpeg_load_rgb(const unsigned char *buffer, int len, int *width, int *height);
+
+/// The same decode written straight into `dest` (the image's size is known from `stbi_info_from_memory`), which
+/// saves a copy of the whole image. Returns 1 on success; 0 with `stbi_failure_reason()` set otherwise, including
+/// when width·height·3 exceeds `dest_capacity`.
+int clip_jpeg_decode_rgb_into(const unsigned char *buffer, int len, unsigned char *dest, size_t dest_capacity,
+                              int *width, int *height);
 
 /// libjpeg's JDCT_ISLOW inverse DCT of one block. data: (8, 8) dequantized coefficients, natural order; out: (8, 8)
 /// samples with row stride `out_stride`. `_reference` is the plain scalar version (64-bit, libjpeg's jidctint.c
