@@ -28,12 +28,21 @@ public final class PackedWeight: @unchecked Sendable {
         panels = (n + 15) / 16
         let count = max(panels * k * 16, 1)
         data = .allocate(capacity: count)
-        data.initialize(repeating: 0, count: count)
-        for p in 0..<panels {
-            let base = data + p * k * 16
-            for j in 0..<min(16, n - p * 16) {
-                let row = w + (p * 16 + j) * k
-                for kk in 0..<k { base[kk * 16 + j] = row[kk] }
+        // Only a partial last panel has padding columns to clear; every other float is written below.
+        if n % 16 != 0 { (data + (panels - 1) * k * 16).initialize(repeating: 0, count: k * 16) }
+        // Panels are independent: split them over the compute threads (packing is most of the weight-loading
+        // time at start-up). Within a panel, kk outer and the 16 rows inner, so writes are contiguous.
+        let dst = UncheckedSendable(value: data)
+        let parts = min(ComputeThreads.count, panels)
+        parallelFor(parts) { part in
+            for p in stride(from: part, to: panels, by: parts) {
+                let base = dst.value + p * k * 16
+                let rows = min(16, n - p * 16)
+                let first = w + p * 16 * k
+                for kk in 0..<k {
+                    let out = base + kk * 16
+                    for j in 0..<rows { out[j] = first[j * k + kk] }
+                }
             }
         }
     }
