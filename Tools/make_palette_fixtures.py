@@ -21,21 +21,23 @@ import safetensors.numpy
 from PIL import Image
 
 
+def pack(row, bits):
+    """Packs palette indices MSB-first, `bits` per index (1, 2, 4 or 8), as PNG and BMP both store them."""
+    per = 8 // bits
+    out = []
+    for i in range(0, len(row), per):
+        byte = 0
+        for k, v in enumerate(row[i:i + per]):
+            byte |= v << (8 - bits * (k + 1))
+        out.append(byte)
+    return bytes(out)
+
+
 def png(w, h, depth, palette, rows, trns=None):
     def chunk(t, d):
         return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xFFFFFFFF)
 
-    def pack(row):
-        per = 8 // depth
-        out = []
-        for i in range(0, len(row), per):
-            byte = 0
-            for k, v in enumerate(row[i:i + per]):
-                byte |= v << (8 - depth * (k + 1))
-            out.append(byte)
-        return bytes(out)
-
-    raw = b"".join(b"\x00" + pack(r) for r in rows)
+    raw = b"".join(b"\x00" + pack(r, depth) for r in rows)
     data = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, depth, 3, 0, 0, 0))
     data += chunk(b"PLTE", bytes(c for rgb in palette for c in rgb))
     if trns is not None:
@@ -44,17 +46,7 @@ def png(w, h, depth, palette, rows, trns=None):
 
 
 def bmp(w, h, bpp, palette, rows, clr_used=None):
-    def pack(row):
-        per = 8 // bpp
-        out = []
-        for i in range(0, len(row), per):
-            byte = 0
-            for k, v in enumerate(row[i:i + per]):
-                byte |= v << (8 - bpp * (k + 1))
-            out.append(byte)
-        return bytes(out)
-
-    packed = [pack(r) for r in rows]
+    packed = [pack(r, bpp) for r in rows]
     stride = (len(packed[0]) + 3) & ~3
     pixels = b"".join(r + b"\0" * (stride - len(r)) for r in reversed(packed))   # bottom-up
     pal = b"".join(bytes([b, g, r, 0]) for r, g, b in palette)

@@ -6,7 +6,7 @@
 // palette PNG/BMP crashers to report (that is the behaviour PaletteCompletion prevents).
 //
 //   /opt/swift/usr/bin/clang -O1 -g -fsanitize=memory -fsanitize-recover=memory -fsanitize-memory-track-origins \
-//       -ISources/CSTBImage/include Fuzz/msan/stb_msan.c -o /tmp/stb_msan
+//       -ISources/CSTBImage/include Fuzz/msan/stb_msan.c Sources/CSTBImage/jpeg_*.c -o /tmp/stb_msan
 //   MSAN_OPTIONS=halt_on_error=0 /tmp/stb_msan Tests/Fixtures/jpeg/*.jpg Tests/Fixtures/fuzz-crashers/uninit-*
 #include "../../Sources/CSTBImage/stb_image_impl.c"
 #include <stdio.h>

@@ -1,5 +1,6 @@
-// Image decoding with stb_image (JPEG, PNG, BMP, GIF first frame, TGA) behind size checks, plus JPEG EXIF
-// orientation, producing RGB8 as PIL's `convert("RGB")` would (alpha dropped, gray replicated).
+// Image decoding with stb_image (JPEG through its libjpeg-exact back end, PNG, BMP, GIF first frame, TGA) behind
+// size and structure checks, plus EXIF orientation, producing RGB8 as PIL's `convert("RGB")` would (alpha
+// dropped, gray replicated).
 
 import CLIPCore
 import CSTBImage
