@@ -64,13 +64,13 @@ struct APIError: Error, CustomStringConvertible {
             return .shuttingDown
         case let e as ImageError:
             let what = param.map { "\($0): " } ?? ""
-            switch e {
+            switch e.underlying {
             case .tooManyBytes, .tooManyPixels:
                 return .tooLarge(what + e.description, param: param, code: "image_too_large")
             case .unsupportedFormat:
                 return APIError(status: .unsupportedMediaType, message: what + e.description, param: param,
                                 code: "unsupported_image_format")
-            case .emptyData, .emptyImage, .corrupt, .unreadable, .invalidPixelBuffer:
+            case .emptyData, .emptyImage, .corrupt, .unreadable, .invalidPixelBuffer, .file:
                 return .badRequest(what + e.description, param: param, code: "invalid_image")
             }
         case let e as RemoteFetchError:

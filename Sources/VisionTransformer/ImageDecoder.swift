@@ -28,7 +28,8 @@ public struct ImageDecoder: Sendable {
         self.maxBytes = maxBytes
     }
 
-    /// Reads and decodes an image file.
+    /// Reads and decodes an image file. Decoding errors come wrapped in ``ImageError/file(path:error:)``, so their
+    /// message names the file; ``ImageError/underlying`` gives the bare reason.
     ///
     /// ```swift
     /// let img = try ImageDecoder().decode(path: "photo.png")
@@ -38,7 +39,9 @@ public struct ImageDecoder: Sendable {
         do { bytes = try readFile(path, limit: maxBytes) } catch let e as FileReadError {
             throw ImageError.unreadable(path: path, reason: e.reason)
         }
-        return try decode(bytes)
+        do { return try decode(bytes) } catch let e as ImageError {
+            throw ImageError.file(path: path, error: e)   // so the message names the file
+        }
     }
 
     /// Decodes an encoded image held in memory, applying the JPEG EXIF orientation.

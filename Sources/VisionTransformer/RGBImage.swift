@@ -65,8 +65,17 @@ public struct RGBImage: Sendable, Equatable {
 }
 
 /// Everything that can go wrong turning bytes into an image.
+///
+/// ```swift
+/// do { _ = try ImageDecoder().decode(path: "cut.jpg") } catch let e as ImageError {
+///     print(e)              // cut.jpg: cannot decode image: JPEG data is truncated
+///     print(e.underlying)   // cannot decode image: JPEG data is truncated
+/// }
+/// ```
 public enum ImageError: Error, Equatable, CustomStringConvertible {
     case unreadable(path: String, reason: String)
+    /// `error` happened decoding the file at `path` (thrown by ``ImageDecoder/decode(path:)``).
+    indirect case file(path: String, error: ImageError)
     case emptyData
     case tooManyBytes(size: Int, limit: Int)
     case unsupportedFormat(String)
@@ -78,6 +87,7 @@ public enum ImageError: Error, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case let .unreadable(p, r): return "\(p): \(r)"
+        case let .file(p, e): return "\(p): \(e.description)"
         case .emptyData: return "image data is empty"
         case let .tooManyBytes(s, l): return "image data is \(s) bytes, over the \(l)-byte limit"
         case let .unsupportedFormat(f): return "unsupported image format: \(f) (supported: JPEG, PNG, BMP, GIF, TGA)"
@@ -88,5 +98,11 @@ public enum ImageError: Error, Equatable, CustomStringConvertible {
             return "image is \(w)×\(h) = \(overflow ? "more than \(Int.max)" : String(pixels)) pixels, over the \(l)-pixel limit"
         case let .invalidPixelBuffer(w, h, e, a): return "RGB8 buffer for \(w)×\(h) needs \(e) bytes, got \(a)"
         }
+    }
+
+    /// The error without its file context: what went wrong, whichever way the image was given.
+    public var underlying: ImageError {
+        if case .file(_, let e) = self { return e.underlying }
+        return self
     }
 }

@@ -190,6 +190,7 @@ struct HostileInputTests {
         case .emptyImage: return "emptyImage"
         case .tooManyPixels: return "tooManyPixels"
         case .invalidPixelBuffer: return "invalidPixelBuffer"
+        case .file(_, let inner): return kind(inner)
         }
     }
 
@@ -457,6 +458,21 @@ struct HostileInputTests {
         }
     }
 
+    @Test("decoding errors from a file name the file; the bare reason stays reachable")
+    func errorsNameTheFile() throws {
+        let bytes = try readFile(fixtures + "/images/photo_grace_hopper.jpg", limit: 1 << 24)
+        let path = NSTemporaryDirectory() + "/clip-cut-\(ProcessInfo.processInfo.processIdentifier).jpg"
+        FileManager.default.createFile(atPath: path, contents: Data(bytes.prefix(bytes.count / 2)))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        do {
+            _ = try ImageDecoder().decode(path: path)
+            Issue.record("a file cut in half decoded")
+        } catch let e as ImageError {
+            #expect(e.description == "\(path): cannot decode image: JPEG data is truncated")
+            #expect(e.underlying == .corrupt(reason: "JPEG data is truncated"))
+        }
+    }
+
     @Test("a damaged header behind a JPEG/PNG/GIF/BMP signature is a corrupt file, not an unsupported format")
     func damagedHeaders() {
         let pad = [UInt8](repeating: 0x11, count: 64)
@@ -478,7 +494,7 @@ struct HostileInputTests {
     }
 
     static func isRejection(_ e: ImageError) -> Bool {
-        switch e {
+        switch e.underlying {
         case .unsupportedFormat, .corrupt: return true
         default: return false
         }

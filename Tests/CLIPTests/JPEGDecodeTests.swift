@@ -44,8 +44,9 @@ struct JPEGDecodeTests {
 
     @Test("arithmetic-coded JPEGs are refused with a typed error", arguments: files.filter(isArithmetic))
     func arithmetic(_ file: String) {
-        #expect(throws: ImageError.unsupportedFormat("arithmetic-coded JPEG (SOF 0xC9)")) {
-            try ImageDecoder().decode(path: Self.dir + "/" + file)
+        let path = Self.dir + "/" + file
+        #expect(throws: ImageError.file(path: path, error: .unsupportedFormat("arithmetic-coded JPEG (SOF 0xC9)"))) {
+            try ImageDecoder().decode(path: path)
         }
     }
 }
