@@ -96,7 +96,7 @@ void clip_idct_islow_reference(unsigned char *out, int out_stride, const short d
 // with wrap-around (unsigned, so overflow is defined), like libjpeg-turbo's own SIMD IDCT. Dropping libjpeg's
 // zero-AC shortcuts changes nothing (the full formula gives the same value, see above). For any coefficients a
 // real 8-bit JPEG can produce (|c| ≤ 2^12 after dequantisation, far from overflow) the result equals the 64-bit
-// reference exactly; CSTBImageTests checks that on random blocks.
+// reference exactly; IDCTTests (Tests/CLIPTests) checks that on random blocks.
 
 typedef uint32_t clip_u32;
 
