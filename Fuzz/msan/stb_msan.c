@@ -1,6 +1,6 @@
 // MemorySanitizer driver for the package's stb_image translation unit (Sources/CSTBImage/stb_image_impl.c, the
 // same options and JPEG back end the library uses): decodes each file given on the command line as ImageDecoder
-// does (stbi_info_from_memory, then clip_jpeg_load_rgb for JPEG or stbi_load_from_memory with 3 channels) and
+// does (stbi_info_from_memory, then clip_jpeg_decode_rgb_into for JPEG or stbi_load_from_memory with 3 channels) and
 // touches every output byte, so MSan reports pixels computed from uninitialised memory. The Swift-side
 // pre-checks and palette completion are not applied here: feed it files that passed them, or expect the
 // palette PNG/BMP crashers to report (that is the behaviour PaletteCompletion prevents).
@@ -25,8 +25,14 @@ int main(int argc, char **argv) {
         int w, h, c;
         if (stbi_info_from_memory(buf, (int)n, &w, &h, &c)) {
             int jpeg = n >= 3 && buf[0] == 0xFF && buf[1] == 0xD8 && buf[2] == 0xFF;
-            unsigned char *px = jpeg ? clip_jpeg_load_rgb(buf, (int)n, &w, &h)
-                                     : stbi_load_from_memory(buf, (int)n, &w, &h, &c, 3);
+            unsigned char *px;
+            if (jpeg) {   // an uninitialised buffer, so MSan sees any byte the decoder fails to write
+                size_t size = (size_t)w * (size_t)h * 3;
+                px = malloc(size ? size : 1);
+                if (px && !clip_jpeg_decode_rgb_into(buf, (int)n, px, size, &w, &h)) { free(px); px = NULL; }
+            } else {
+                px = stbi_load_from_memory(buf, (int)n, &w, &h, &c, 3);
+            }
             if (px) {
                 unsigned sum = 0;
                 for (long i = 0; i < (long)w * h * 3; i++) sum += px[i];

@@ -126,7 +126,8 @@ public struct ImageIndex: Codable, Sendable {
                     images.append(.pixels(try clip.decode(.path(root + "/" + f.path))))
                     ok.append(f)
                 } catch {
-                    stats.failed.append((f.path, String(describing: error)))
+                    // The path is recorded beside the reason, so drop the decoder's own file prefix.
+                    stats.failed.append((f.path, String(describing: (error as? ImageError)?.underlying ?? error)))
                 }
             }
             if !images.isEmpty {

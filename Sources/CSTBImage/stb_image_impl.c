@@ -41,18 +41,18 @@ static int clip_jpeg_is_rgb(const stbi__jpeg *j) {
     return j->img_comp[0].id == 'R' && j->img_comp[1].id == 'G' && j->img_comp[2].id == 'B';
 }
 
-/// Decodes into `dest` (capacity `dest_capacity` bytes) or, when `dest` is NULL, into a new allocation.
-static unsigned char *clip_jpeg_decode(const unsigned char *buffer, int len, unsigned char *dest, size_t dest_capacity,
-                                       int *width, int *height) {
+int clip_jpeg_decode_rgb_into(const unsigned char *buffer, int len, unsigned char *dest, size_t dest_capacity,
+                              int *width, int *height) {
+    if (!dest) return stbi__err("no output buffer", "No output buffer");
     stbi__context s;
     stbi__start_mem(&s, buffer, len);
     stbi__jpeg *j = (stbi__jpeg *)stbi__malloc(sizeof(stbi__jpeg));
-    if (!j) return stbi__errpuc("outofmem", "Out of memory");
+    if (!j) return stbi__err("outofmem", "Out of memory");
     j->s = &s;
     stbi__setup_jpeg(j);
     j->idct_block_kernel = clip_idct_islow_kernel;  // the one stb kernel replaced: baseline and progressive use it
     s.img_n = 0;                             // makes stbi__cleanup_jpeg safe if decoding fails early
-    unsigned char *result = NULL;
+    int ok = 0;
     stbi_uc *lines = NULL;
     int *sums = NULL;
     if (!stbi__decode_jpeg_image(j)) {
@@ -84,23 +84,17 @@ static unsigned char *clip_jpeg_decode(const unsigned char *buffer, int len, uns
     }
     lines = (stbi_uc *)stbi__malloc((size_t)maxLine * 4);
     sums = (int *)stbi__malloc((size_t)maxLine * sizeof(int));
-    if (dest) {
-        if (!stbi__mad3sizes_valid(w, h, 3, 0) || (size_t)w * (size_t)h * 3 > dest_capacity) {
-            stbi__err("output buffer too small", "JPEG is larger than the output buffer");
-            goto done;
-        }
-        result = dest;
-    } else {
-        result = (unsigned char *)stbi__malloc_mad3(w, h, 3, 0);
+    if (!lines || !sums) {
+        stbi__err("outofmem", "Out of memory");
+        goto done;
     }
-    if (!lines || !sums || !result) {
-        if (result != dest) STBI_FREE(result);
-        result = stbi__errpuc("outofmem", "Out of memory");
+    if (!stbi__mad3sizes_valid(w, h, 3, 0) || (size_t)w * (size_t)h * 3 > dest_capacity) {
+        stbi__err("output buffer too small", "JPEG is larger than the output buffer");
         goto done;
     }
     const int rgb = n == 3 && clip_jpeg_is_rgb(j);
     for (int y = 0; y < h; y++) {
-        stbi_uc *out = result + (size_t)y * (size_t)w * 3;
+        stbi_uc *out = dest + (size_t)y * (size_t)w * 3;
         if (n == 1) {
             const stbi_uc *g = clip_upsample_row(&planes[0], y, lines, sums);
             for (int x = 0; x < w; x++) out[3 * x] = out[3 * x + 1] = out[3 * x + 2] = g[x];
@@ -120,21 +114,12 @@ static unsigned char *clip_jpeg_decode(const unsigned char *buffer, int len, uns
     }
     *width = w;
     *height = h;
+    ok = 1;
 
 done:
     STBI_FREE(lines);
     STBI_FREE(sums);
     stbi__cleanup_jpeg(j);
     STBI_FREE(j);
-    return result;
-}
-
-unsigned char *clip_jpeg_load_rgb(const unsigned char *buffer, int len, int *width, int *height) {
-    return clip_jpeg_decode(buffer, len, NULL, 0, width, height);
-}
-
-int clip_jpeg_decode_rgb_into(const unsigned char *buffer, int len, unsigned char *dest, size_t dest_capacity,
-                              int *width, int *height) {
-    if (!dest) return stbi__err("no output buffer", "No output buffer");
-    return clip_jpeg_decode(buffer, len, dest, dest_capacity, width, height) != NULL;
+    return ok;
 }

@@ -54,15 +54,15 @@ public struct ImageDecoder: Sendable {
         guard bytes.count <= maxBytes else { throw ImageError.tooManyBytes(size: bytes.count, limit: maxBytes) }
         guard bytes.count <= Int(Int32.max) else { throw ImageError.tooManyBytes(size: bytes.count, limit: Int(Int32.max)) }
         if let foreign = ImageDecoder.foreignFormat(bytes) { throw ImageError.unsupportedFormat(foreign) }
+        // Only the five supported formats reach stb_image (its HDR, PSD, PIC and PNM readers are not compiled
+        // in), and their declared size is checked first.
+        guard let format = bytes.withUnsafeBufferPointer({ ImageFormat.sniff($0) }) else {
+            throw ImageError.unsupportedFormat("unrecognised data")
+        }
         // Short palettes are completed with opaque black first: stb_image would read colours for indices past
         // the palette from uninitialised stack memory; Pillow shows them black.
-        let bytes = PaletteCompletion.completed(bytes) ?? bytes
+        let bytes = bytes.withUnsafeBufferPointer { PaletteCompletion.completed($0, format: format) } ?? bytes
         return try bytes.withUnsafeBufferPointer { buf -> RGBImage in
-            // Only the five supported formats reach stb_image (its HDR, PSD, PIC and PNM readers are not
-            // hardened: a truncated RLE HDR loops forever), and their declared size is checked first.
-            guard let format = ImageFormat.sniff(buf) else {
-                throw ImageError.unsupportedFormat("unrecognised data")
-            }
             if let (w, h) = format.declaredSize(buf) {
                 guard w > 0, h > 0 else { throw ImageError.emptyImage(width: w, height: h) }
                 guard w <= maxPixels, h <= maxPixels, w * h <= maxPixels else {
@@ -70,7 +70,7 @@ public struct ImageDecoder: Sendable {
                 }
             }
             // stb_image is not hardened: reject structures known to make it read out of bounds or over-allocate.
-            try StructureCheck.validate(buf)
+            try StructureCheck.validate(buf, format: format)
             var w: Int32 = 0, h: Int32 = 0, comp: Int32 = 0
             // Header only: refuse absurd sizes before stb allocates anything.
             guard stbi_info_from_memory(buf.baseAddress, Int32(buf.count), &w, &h, &comp) == 1 else {
@@ -84,14 +84,13 @@ public struct ImageDecoder: Sendable {
             guard Int(w) * Int(h) <= maxPixels else {
                 throw ImageError.tooManyPixels(width: Int(w), height: Int(h), limit: maxPixels)
             }
-            let isPNG = buf.count >= 8 && buf[0] == 0x89 && buf[1] == 0x50 && buf[2] == 0x4E && buf[3] == 0x47
-            let isGIF = buf.count >= 3 && buf[0] == 0x47 && buf[1] == 0x49 && buf[2] == 0x46
+            let isPNG = format == .png
             let image: RGBImage
             if format == .jpeg {
                 image = try decodeJPEG(buf, width: Int(w), height: Int(h))
             } else if isPNG && comp == 1 && stbi_is_16_bit_from_memory(buf.baseAddress, Int32(buf.count)) == 1 {
                 image = try decodeGray16(buf)
-            } else if isGIF || (isPNG && (comp == 1 || comp == 3)) || (isPNG && PNGChunks.hasSimplePaletteTransparency(buf)) {
+            } else if format == .gif || (isPNG && (comp == 1 || comp == 3)) || (isPNG && PNGChunks.hasSimplePaletteTransparency(buf)) {
                 // A GIF transparent index, a PNG tRNS colour key, or a palette whose tRNS has exactly one fully
                 // transparent entry (the rest opaque): PIL keeps these as a "transparency" colour and
                 // transformers' convert_to_rgb composites those pixels onto white.
@@ -190,6 +189,34 @@ public struct ImageDecoder: Sendable {
     }
 }
 
+extension UnsafeBufferPointer where Element == UInt8 {
+    /// Little-endian 16 / 32-bit and big-endian 32-bit unsigned fields at byte `o` (callers check the bounds).
+    func le16(_ o: Int) -> Int { Int(self[o]) | Int(self[o + 1]) << 8 }
+    func le32(_ o: Int) -> Int { le16(o) | le16(o + 2) << 16 }
+    func be32(_ o: Int) -> Int { Int(self[o]) << 24 | Int(self[o + 1]) << 16 | Int(self[o + 2]) << 8 | Int(self[o + 3]) }
+}
+
+/// The BMP fields the decoder's checks need, read as stb_image reads them (OS/2 12-byte core header or a
+/// 40-byte-or-longer Windows header). Sizes are absolute (a negative height means top-down rows).
+struct BMPHeader {
+    let pixelOffset, headerSize, width, height, bitsPerPixel, compression: Int
+
+    /// Nil unless `b` holds the file header and the fields read here (the format sniff guarantees 26 bytes).
+    init?(_ b: UnsafeBufferPointer<UInt8>) {
+        guard b.count >= 26 else { return nil }
+        pixelOffset = b.le32(10)
+        headerSize = b.le32(14)
+        if headerSize == 12 {
+            width = b.le16(18); height = b.le16(20); bitsPerPixel = b.le16(24); compression = 0
+        } else {
+            func signed(_ v: Int) -> Int { abs(Int(Int32(bitPattern: UInt32(v)))) }
+            width = signed(b.le32(18)); height = signed(b.le32(22))
+            bitsPerPixel = b.count >= 30 ? b.le16(28) : 0
+            compression = b.count >= 34 ? b.le32(30) : -1
+        }
+    }
+}
+
 /// The formats this decoder accepts, recognised from their leading bytes (TGA, which has no signature, from a
 /// plausible header).
 enum ImageFormat {
@@ -218,14 +245,11 @@ enum ImageFormat {
     /// Width and height as the header declares them, when they sit at a fixed place (JPEG's are in SOF and
     /// checked by stb's header pass).
     func declaredSize(_ b: UnsafeBufferPointer<UInt8>) -> (Int, Int)? {
-        func be32(_ o: Int) -> Int { Int(b[o]) << 24 | Int(b[o + 1]) << 16 | Int(b[o + 2]) << 8 | Int(b[o + 3]) }
-        func le16(_ o: Int) -> Int { Int(b[o]) | Int(b[o + 1]) << 8 }
-        func le32s(_ o: Int) -> Int { Int(Int32(bitPattern: UInt32(le16(o)) | UInt32(le16(o + 2)) << 16)) }
         switch self {
-        case .png: return b.count >= 24 ? (be32(16), be32(20)) : nil
-        case .gif: return b.count >= 10 ? (le16(6), le16(8)) : nil
-        case .bmp: return le32s(14) == 12 ? (le16(18), le16(20)) : (abs(le32s(18)), abs(le32s(22)))   // OS/2 core header
-        case .tga: return (le16(12), le16(14))
+        case .png: return b.count >= 24 ? (b.be32(16), b.be32(20)) : nil
+        case .gif: return b.count >= 10 ? (b.le16(6), b.le16(8)) : nil
+        case .bmp: return BMPHeader(b).map { ($0.width, $0.height) }
+        case .tga: return (b.le16(12), b.le16(14))
         case .jpeg: return nil
         }
     }
@@ -233,12 +257,14 @@ enum ImageFormat {
 
 /// Structural checks run before stb_image sees the bytes (found by fuzzing; see Fuzz/README.md).
 enum StructureCheck {
-    static func validate(_ b: UnsafeBufferPointer<UInt8>) throws {
-        if b.count >= 8 && b[0] == 0x89 && b[1] == 0x50 && b[2] == 0x4E && b[3] == 0x47 { try png(b) }
-        if b.count >= 2 && b[0] == 0xFF && b[1] == 0xD8 { try jpeg(b) }
-        if ImageFormat.sniff(b) == .tga { try tga(b) }
-        if ImageFormat.sniff(b) == .bmp { try bmp(b) }
-        if ImageFormat.sniff(b) == .gif { try gif(b) }
+    static func validate(_ b: UnsafeBufferPointer<UInt8>, format: ImageFormat) throws {
+        switch format {
+        case .png: try png(b)
+        case .jpeg: try jpeg(b)
+        case .tga: try tga(b)
+        case .bmp: try bmp(b)
+        case .gif: try gif(b)
+        }
     }
 
     /// A TGA must hold all the pixels its header declares: stb reads past the end as zeros, a partial image
@@ -246,8 +272,8 @@ enum StructureCheck {
     static func tga(_ b: UnsafeBufferPointer<UInt8>) throws {
         let type = Int(b[2])
         let idLength = Int(b[0])
-        let mapLength = b[1] == 1 ? (Int(b[5]) | Int(b[6]) << 8) * ((Int(b[7]) + 7) / 8) : 0
-        let w = Int(b[12]) | Int(b[13]) << 8, h = Int(b[14]) | Int(b[15]) << 8
+        let mapLength = b[1] == 1 ? b.le16(5) * ((Int(b[7]) + 7) / 8) : 0
+        let w = b.le16(12), h = b.le16(14)
         let pixelBytes = (Int(b[16]) + 7) / 8
         let start = 18 + idLength + mapLength
         if [1, 2, 3].contains(type) {
@@ -276,19 +302,14 @@ enum StructureCheck {
     /// An uncompressed BMP must hold every row its header declares (the last one without its padding): stb reads
     /// past the end as zeros, a partial image.
     static func bmp(_ b: UnsafeBufferPointer<UInt8>) throws {
-        func le16(_ o: Int) -> Int { Int(b[o]) | Int(b[o + 1]) << 8 }
-        func le32(_ o: Int) -> Int { le16(o) | le16(o + 2) << 16 }
-        let offset = le32(10), hsz = le32(14)
-        guard hsz == 12 || (hsz >= 40 && b.count >= 34) else { return }   // stb rejects other header sizes itself
-        let w = hsz == 12 ? le16(18) : abs(Int(Int32(bitPattern: UInt32(le32(18)))))
-        let h = hsz == 12 ? le16(20) : abs(Int(Int32(bitPattern: UInt32(le32(22)))))
-        let bpp = hsz == 12 ? le16(24) : le16(28)
-        let compression = hsz == 12 ? 0 : le32(30)
-        // RLE and odd depths: stb refuses them itself.
-        guard compression == 0 || compression == 3, [1, 4, 8, 16, 24, 32].contains(bpp), w > 0, h > 0 else { return }
-        let rowBytes = (w * bpp + 7) / 8, stride = (w * bpp + 31) / 32 * 4
-        let (rows, overflow) = stride.multipliedReportingOverflow(by: h - 1)
-        let need = overflow ? Int.max : offset + rows + rowBytes
+        // Other header sizes, RLE and odd depths: stb refuses them itself.
+        guard let hdr = BMPHeader(b), hdr.headerSize == 12 || hdr.headerSize >= 40,
+              hdr.compression == 0 || hdr.compression == 3, [1, 4, 8, 16, 24, 32].contains(hdr.bitsPerPixel),
+              hdr.width > 0, hdr.height > 0 else { return }
+        let bits = hdr.width * hdr.bitsPerPixel
+        let rowBytes = (bits + 7) / 8, stride = (bits + 31) / 32 * 4
+        let (rows, overflow) = stride.multipliedReportingOverflow(by: hdr.height - 1)
+        let need = overflow ? Int.max : hdr.pixelOffset + rows + rowBytes
         guard b.count >= need else {
             throw ImageError.corrupt(reason: "BMP pixel data is truncated: \(b.count) bytes, the header needs \(need)")
         }
@@ -461,21 +482,21 @@ enum PNGChunks {
 /// arrays and reads whatever they hold for an index past the palette (Tests/Fixtures/fuzz-crashers/uninit-*).
 enum PaletteCompletion {
     /// A copy of `b` with the palette padded, or nil when nothing needs padding.
-    static func completed(_ b: [UInt8]) -> [UInt8]? {
-        if b.count > 25 && b[0] == 0x89 && b[1] == 0x50 && b[2] == 0x4E && b[3] == 0x47 { return png(b) }
-        if b.count >= 30 && b[0] == 0x42 && b[1] == 0x4D { return bmp(b) }
-        return nil
+    static func completed(_ b: UnsafeBufferPointer<UInt8>, format: ImageFormat) -> [UInt8]? {
+        switch format {
+        case .png: return b.count > 25 ? png(b) : nil
+        case .bmp: return bmp(b)
+        case .jpeg, .gif, .tga: return nil   // GIF's palette state is zeroed; TGA checks its indices
+        }
     }
 
     /// Colour-type-3 PNG: PLTE grows to 256 entries (stb does not check CRCs, but the new one is correct).
-    static func png(_ b: [UInt8]) -> [UInt8]? {
+    static func png(_ b: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
         guard b[25] == 3 else { return nil }   // IHDR colour type: palette
         var plte: Range<Int>?
-        b.withUnsafeBufferPointer { buf in
-            PNGChunks.forEach(buf) { type, range in
-                if type == "PLTE" { plte = range; return false }
-                return type != "IDAT"
-            }
+        PNGChunks.forEach(b) { type, range in
+            if type == "PLTE" { plte = range; return false }
+            return type != "IDAT"
         }
         guard let range = plte, range.count % 3 == 0, range.count > 0, range.count < 768 else { return nil }
         var data = Array(b[range])
@@ -490,18 +511,16 @@ enum PaletteCompletion {
 
     /// 1/4/8-bit BMP: zero entries are inserted after the ones stb reads, and the pixel-data offset moves by as
     /// much, so stb's palette size (which it derives from that offset) becomes 2^bpp.
-    static func bmp(_ b: [UInt8]) -> [UInt8]? {
-        func le16(_ o: Int) -> Int { Int(b[o]) | Int(b[o + 1]) << 8 }
-        func le32(_ o: Int) -> Int { le16(o) | le16(o + 2) << 16 }
-        let offset = le32(10), hsz = le32(14)
-        let bpp = hsz == 12 ? le16(24) : le16(28)
-        guard [1, 4, 8].contains(bpp), hsz >= 12, hsz <= 1024 else { return nil }
+    static func bmp(_ b: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
+        guard let hdr = BMPHeader(b) else { return nil }
+        let offset = hdr.pixelOffset, hsz = hdr.headerSize
+        guard [1, 4, 8].contains(hdr.bitsPerPixel), hsz >= 12, hsz <= 1024 else { return nil }
         let entry = hsz == 12 ? 3 : 4
         // stb_image's palette size: (offset − 38) / 3 for OS/2 headers, (offset − 14 − hsz) / 4 otherwise.
         let avail = hsz == 12 ? offset - 38 : offset - 14 - hsz
         guard avail > 0 else { return nil }
         let stored = avail / entry
-        let needed = 1 << bpp
+        let needed = 1 << hdr.bitsPerPixel
         let insertAt = 14 + hsz + stored * entry
         guard stored < needed, insertAt <= b.count else { return nil }
         let extra = (needed - stored) * entry

@@ -433,15 +433,25 @@ struct HostileInputTests {
             ("SVG", Array("<svg xmlns=\"http://www.w3.org/2000/svg\"/>".utf8)),
             ("ICO", [0, 0, 1, 0, 1, 0] + pad),
         ]
+        Self.expectRefused(cases) { e in
+            if case .unsupportedFormat(let f) = e { return f }
+            return nil
+        }
+    }
+
+    /// Decodes each (name, bytes) case and expects an ``ImageError`` for which `detail` returns text (nil: the
+    /// wrong kind of error); that text and the error's message must both name the case.
+    static func expectRefused(_ cases: [(String, [UInt8])], detail: (ImageError) -> String?,
+                              sourceLocation: SourceLocation = #_sourceLocation) {
         for (name, bytes) in cases {
             do {
                 _ = try ImageDecoder().decode(bytes)
-                Issue.record("\(name) magic decoded")
+                Issue.record("\(name): decoded", sourceLocation: sourceLocation)
             } catch let e as ImageError {
-                guard case .unsupportedFormat(let f) = e else { Issue.record("\(name): \(e)"); continue }
-                #expect(f.contains(name), "\(name): format named \(f)")
-                #expect(e.description.contains(name), "\(e.description)")
-            } catch { Issue.record("\(error)") }
+                guard let text = detail(e) else { Issue.record("\(name): \(e)", sourceLocation: sourceLocation); continue }
+                #expect(text.contains(name), "\(name): \(text)", sourceLocation: sourceLocation)
+                #expect(e.description.contains(name), "\(e.description)", sourceLocation: sourceLocation)
+            } catch { Issue.record("\(name): \(error)", sourceLocation: sourceLocation) }
         }
     }
 
@@ -482,14 +492,9 @@ struct HostileInputTests {
                 + [10, 0, 0, 0, 10, 0, 0, 0] + pad),
             ("JPEG", [0xFF, 0xD8, 0xFF, 0xD9] + pad),                             // EOI before any frame
         ]
-        for (name, bytes) in cases {
-            do {
-                _ = try ImageDecoder().decode(bytes)
-                Issue.record("\(name): decoded")
-            } catch let e as ImageError {
-                guard case .corrupt(let reason) = e else { Issue.record("\(name): \(e)"); continue }
-                #expect(reason.contains(name), "\(name): \(reason)")
-            } catch { Issue.record("\(name): \(error)") }
+        Self.expectRefused(cases) { e in
+            if case .corrupt(let reason) = e { return reason }
+            return nil
         }
     }
 

@@ -14,17 +14,12 @@
 #include <stb/stb_image.h>
 #include <stb/stb_image_write.h>
 
-/// Decodes a JPEG to 8-bit RGB (3 bytes per pixel, rows top to bottom) the way libjpeg-turbo does with its defaults
-/// (the integer "islow" IDCT, fancy chroma upsampling, its fixed-point YCbCr→RGB), which is what Pillow uses.
-/// stb_image parses the markers and decodes the entropy-coded data (baseline and progressive); the IDCT, upsampling
-/// and colour conversion are libjpeg's arithmetic. Gray JPEGs are replicated to RGB; CMYK/YCCK become RGB as
-/// Pillow's `convert("RGB")` computes it.
-/// Returns NULL with `stbi_failure_reason()` set on failure; free the result with `stbi_image_free`.
-unsigned char *clip_jpeg_load_rgb(const unsigned char *buffer, int len, int *width, int *height);
-
-/// The same decode written straight into `dest` (the image's size is known from `stbi_info_from_memory`), which
-/// saves a copy of the whole image. Returns 1 on success; 0 with `stbi_failure_reason()` set otherwise, including
-/// when width·height·3 exceeds `dest_capacity`.
+/// Decodes a JPEG to 8-bit RGB (3 bytes per pixel, rows top to bottom) straight into `dest`, the way libjpeg-turbo
+/// does with its defaults (the integer "islow" IDCT, fancy chroma upsampling, its fixed-point YCbCr→RGB), which is
+/// what Pillow uses. stb_image parses the markers and decodes the entropy-coded data (baseline and progressive);
+/// the IDCT, upsampling and colour conversion are libjpeg's arithmetic. Gray JPEGs are replicated to RGB; CMYK/YCCK
+/// become RGB as Pillow's `convert("RGB")` computes it. Size `dest` from `stbi_info_from_memory` (width·height·3).
+/// Returns 1 on success; 0 with `stbi_failure_reason()` set otherwise, including when the image does not fit.
 int clip_jpeg_decode_rgb_into(const unsigned char *buffer, int len, unsigned char *dest, size_t dest_capacity,
                               int *width, int *height);
 
