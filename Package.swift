@@ -1,16 +1,31 @@
-// swift-tools-version: 6.1
+// swift-tools-version: 6.2
 // CLIP ViT-B/32 inference in Swift on Linux: Tensor kernels, the two towers, a zero-shot facade and the `clip` CLI.
 import PackageDescription
 
+// Run-time ISA dispatch: the hot kernels are generic bodies in TensorSIMD, instantiated three times: in the baseline
+// build (SSE2/NEON), in TensorAVX2 (-target-cpu haswell) and in TensorAVX512 (-target-cpu cascadelake). The two ISA
+// targets exist on x86-64 only (the flags are errors on arm64); Tensor picks one at load from CPUID, so every
+// build runs anywhere. SwiftPM 6.2 accepts these unsafeFlags in a package used as a versioned dependency.
+#if arch(x86_64)
+let isaTargets: [Target] = [
+    .target(name: "TensorAVX2", dependencies: ["TensorSIMD", "KernelIntrinsics"], swiftSettings: [.unsafeFlags(["-target-cpu", "haswell"])]),
+    .target(name: "TensorAVX512", dependencies: ["TensorSIMD", "KernelIntrinsics"],
+            swiftSettings: [.unsafeFlags(["-target-cpu", "cascadelake"])]),
+]
+let isaDependencies: [Target.Dependency] = ["TensorAVX2", "TensorAVX512"]
+#else
+let isaTargets: [Target] = []
+let isaDependencies: [Target.Dependency] = []
+#endif
+
 let package = Package(
     name: "swift-clip",
-    platforms: [.macOS(.v13)],
+    platforms: [.macOS(.v15)],
     products: [
         .library(name: "CLIPZeroShot", targets: ["CLIPZeroShot"]),
         .library(name: "VisionTransformer", targets: ["VisionTransformer"]),
         .library(name: "TextTransformer", targets: ["TextTransformer"]),
         .library(name: "Tensor", targets: ["Tensor"]),
-        .executable(name: "clip", targets: ["clip"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -28,9 +43,15 @@ let package = Package(
         // stb_image / stb_image_write compiled from Debian libstb-dev's headers, with a libjpeg-exact JPEG back end.
         .target(name: "CSTBImage", path: "Sources/CSTBImage"),
 
-        // Library targets: no unsafeFlags here (they would forbid use as a versioned dependency).
-        .target(name: "Tensor", dependencies: ["CBLAS"]),
-        .target(name: "CLIPCore", dependencies: ["Tensor"]),
+        // CPUID/XGETBV for the dispatch.
+        .target(name: "CCPUFeatures", path: "Sources/CCPUFeatures"),
+        // Instructions Swift's SIMD types do not reach (prefetch; the int8 dot products), as always-inlined wrappers
+        // over the compiler's Builtin module. They emit no code of their own.
+        .target(name: "KernelIntrinsics", swiftSettings: [.enableExperimentalFeature("BuiltinModule")]),
+        // The generic kernel bodies (package access) and their baseline instantiation.
+        .target(name: "TensorSIMD", dependencies: ["KernelIntrinsics"]),
+        .target(name: "Tensor", dependencies: ["CBLAS", "CCPUFeatures", "TensorSIMD"] + isaDependencies),
+        .target(name: "CLIPCore", dependencies: ["Tensor", "TensorSIMD"]),
         .target(name: "VisionTransformer", dependencies: ["Tensor", "CLIPCore", "CSTBImage"]),
         .target(
             name: "TextTransformer", dependencies: ["Tensor", "CLIPCore", "CZlib"],
@@ -47,13 +68,13 @@ let package = Package(
             dependencies: ["CLIPZeroShot", "CLIPServer", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         // The benchmark is not a product; it may use unsafeFlags (FMA peak measurement needs an FMA target).
         .executableTarget(
-            name: "clip-bench", dependencies: ["CLIPZeroShot", "CSTBImage"], path: "Benchmarks/clip-bench",
+            name: "clip-bench", dependencies: ["CLIPZeroShot", "CSTBImage", "TensorSIMD"], path: "Benchmarks/clip-bench",
             swiftSettings: [.unsafeFlags(["-target-cpu", "haswell"])]),
 
-        .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor", "TensorSIMD"]),
         .testTarget(name: "CLIPTests", dependencies: ["CLIPZeroShot", "CSTBImage"]),
         .testTarget(
             name: "CLIPServerTests",
             dependencies: ["CLIPServer", .product(name: "HummingbirdTesting", package: "hummingbird")]),
-    ]
+    ] + isaTargets
 )

@@ -1,21 +1,20 @@
-// `clip-bench --phases DIR`: where start-up time goes (tokenizer, backend selection, weights, first results).
+// `clip-bench --phases DIR`: where start-up time goes (tokenizer, weights, first results), and the start-up probe
+// (`--probe DIR`, run as a child process by the main benchmark: start → first classification).
 
 import CLIPZeroShot
 import Foundation
 
-func startupPhases(_ dir: String) throws {
+func startupPhases(_ dir: String, options: Options) throws {
     var t = now()
     func lap(_ name: String) {
         let n = now()
         print(String(format: "  %-34@ %8.1f ms", name as NSString, (n - t) * 1000))
         t = n
     }
-    _ = MatmulBackend.selected
-    lap("matmul backend selection (\(MatmulBackend.selected))")
     let tok = try CLIPTokenizer.shared()
     lap("tokenizer (vocabulary + tables)")
-    let model = try CLIPModel(directory: dir)
-    lap("weights (map, check, pack)")
+    let model = try CLIPModel(directory: dir, options: options.loadOptions)
+    lap("weights (\(model.compute.backend), prepared weights \(model.preparedWeights.rawValue))")
     let ids = tok.encode(labels.map { "This is a photo of \($0)." })
     _ = try model.text.textFeatures(ids)
     lap("first text forward (10 labels)")
@@ -24,4 +23,35 @@ func startupPhases(_ dir: String) throws {
     lap("first image forward")
     _ = try model.vision.imageFeatures(model.vision.preprocessor(img), batch: 1)
     lap("second image forward")
+}
+
+func startupProbe(_ dir: String, options: Options) throws {
+    let t0 = now()
+    let clip = try CLIPZeroShot(directory: dir, options: options.loadOptions)
+    let t1 = now()
+    let image: CLIPImage = options.probeImage.map { .path($0) } ?? .pixels(syntheticImage(width: 640, height: 480))
+    _ = try clip.classify(image: image, labels: labels)
+    let t2 = now()
+    print("{\"load_s\": \(t1 - t0), \"first_result_s\": \(t2 - t0), \"peak_rss_mb\": \(peakRSS()), "
+          + "\"prepared\": \"\(clip.model.preparedWeights.rawValue)\"}")
+}
+
+/// Many classify calls in one process; RSS must stay flat (exit status 1 if it grows more than 2 %).
+func soak(calls: Int, weights dir: String, options: Options) throws {
+    let clip = try CLIPZeroShot(directory: dir, options: options.loadOptions)
+    let jpeg = encodeJPEG(syntheticImage(width: 320, height: 240))
+    var after100 = 0.0
+    let t = now()
+    for i in 0..<calls {
+        // Alternate encoded and raw inputs and rotate labels so the cache is exercised (hits and evictions).
+        let image: CLIPImage = i % 2 == 0 ? .data(jpeg) : .pixels(syntheticImage(width: 64, height: 48, seed: i % 7))
+        let rotated = labels.map { "\($0) \(i % 50)" }
+        _ = try clip.classify(image: image, labels: rotated)
+        if i + 1 == 100 { after100 = currentRSS() }
+    }
+    let end = currentRSS()
+    let growth = after100 > 0 ? (end - after100) / after100 * 100 : 0
+    print(String(format: "soak: %d classify calls in %.1f s; RSS after 100: %.1f MB, after %d: %.1f MB (%+.2f %%)",
+                 calls, now() - t, after100, calls, end, growth))
+    if abs(growth) > 2 { exit(1) }
 }

@@ -2,6 +2,7 @@
 // hidden: (N, C) — the tokens of several sequences stacked; attention runs within each sequence's row range.
 
 import Tensor
+import TensorSIMD
 
 /// `torch.nn.LayerNorm` weights.
 public struct LayerNormWeights: Sendable {
@@ -21,68 +22,65 @@ public struct LayerNormWeights: Sendable {
     }
 
     /// `out = LayerNorm(x)` over `rows` rows.
-    public func callAsFunction(_ x: UnsafePointer<Float>, rows: Int, out: UnsafeMutablePointer<Float>) {
-        layerNorm(x, rows: rows, cols: weight.count, gamma: weight.pointer, beta: bias.pointer, eps: eps, out: out)
+    package func callAsFunction(_ x: UnsafePointer<Float>, rows: Int, out: UnsafeMutablePointer<Float>, _ compute: Compute) {
+        compute.layerNorm(x, rows: rows, cols: weight.count, gamma: weight.pointer, beta: bias.pointer, eps: eps, out: out)
     }
 }
 
-/// `torch.nn.Linear` weights in HF `[out, in]` layout, prepared for the selected matmul backend.
+/// `torch.nn.Linear` weights in HF `[out, in]` layout, prepared for the model's backend at load.
 public struct LinearWeights: Sendable {
-    /// The weight as stored (kept for the BLAS backend only).
-    public let weight: Parameter?
-    /// The weight packed into panels (packed backends only).
-    public let packed: PackedWeight?
+    /// The weight as the backend stores it (packed panels, or dense for BLAS).
+    public let weight: MatmulWeight
     public let bias: Parameter?
-    public let outFeatures: Int
-    public let inFeatures: Int
-    public let backend: MatmulBackend
+
+    public var outFeatures: Int { weight.shape.outFeatures }
+    public var inFeatures: Int { weight.shape.inFeatures }
 
     /// Loads `weight` `[out, in]` and, when `bias` is true, `bias` `[out]`.
     ///
     /// ```swift
-    /// let fc1 = try LinearWeights(reader.scoped("fc1"), inFeatures: 768, outFeatures: 3072)
+    /// let fc1 = try LinearWeights(reader.scoped("fc1"), inFeatures: 768, outFeatures: 3072, compute: compute)
     /// ```
-    public init(_ reader: WeightReader, inFeatures: Int, outFeatures: Int, bias: Bool = true,
-                backend: MatmulBackend = .selected) throws {
-        let w = try reader.parameter("weight", shape: [outFeatures, inFeatures])
+    public init(_ reader: WeightReader, inFeatures: Int, outFeatures: Int, bias: Bool = true, compute: Compute) throws {
         let b = bias ? try reader.parameter("bias", shape: [outFeatures]) : nil
-        self.init(weight: w, bias: b, backend: backend)
-        // Packed backends copied the weight: its mapped pages are no longer needed.
-        if packed != nil { reader.release("weight") }
+        let shape = [outFeatures, inFeatures]
+        try self.init(reader, key: "weight", outFeatures: outFeatures, inFeatures: inFeatures, sources: [("weight", shape)],
+                      bias: b, compute: compute) {
+            try reader.parameter("weight", shape: shape)
+        }
     }
 
-    /// Prepares an already loaded `[out, in]` weight for `backend` (packing it if needed).
-    public init(weight: Parameter, bias: Parameter?, backend: MatmulBackend = .selected) {
-        outFeatures = weight.shape[0]
-        inFeatures = weight.shape.count > 1 ? weight.shape[1] : 1
+    /// The weight cached as `key` (in `reader`'s scope), built by `makeMatrix` from the checkpoint tensors `sources`
+    /// (read, fused or reshaped into `[out, in]`). A packed copy comes from the reader's prepared-weights cache when
+    /// it holds one (the sources are then only shape-checked); otherwise the matrix is built, prepared by
+    /// ``LoadTimeLayout`` and recorded for the cache, and the sources' mapped pages are released.
+    package init(_ reader: WeightReader, key: String, outFeatures n: Int, inFeatures k: Int, sources: [(String, [Int])],
+         bias: Parameter?, compute: Compute, makeMatrix: () throws -> Parameter) throws {
+        if compute.packsWeights, let prepared = reader.prepared,
+           let cached = prepared.packed(reader.key(key), outFeatures: n, inFeatures: k, panelWidth: compute.kernels.panelWidth) {
+            for (name, shape) in sources { try reader.declare(name, shape: shape) }
+            weight = .packed(cached)
+        } else {
+            weight = LoadTimeLayout.matmulWeight(try makeMatrix(), compute: compute)
+            for (name, shape) in sources { try reader.declare(name, shape: shape) }
+            if case .packed(let packed) = weight {
+                reader.prepared?.record(reader.key(key), packed)
+                for (name, _) in sources { reader.release(name) }   // copied: the mapped pages are no longer needed
+            }
+        }
         self.bias = bias
-        self.backend = backend
-        switch backend {
-        case .blas, .blasSplit:
-            self.weight = weight
-            packed = nil
-        case .packed:
-            self.weight = nil
-            packed = LoadTimeLayout.pack(weight)
-        }
     }
 
-    /// `out = x · Wᵀ + b` for `rows` rows.
-    public func callAsFunction(_ x: UnsafePointer<Float>, rows: Int, out: UnsafeMutablePointer<Float>) {
-        switch backend {
-        case .packed(let kernel):
-            if let packed { packedLinear(x, rows: rows, packed: packed, bias: bias?.pointer, out: out, kernel: kernel) }
-        case .blas:
-            if let weight {
-                linear(x, rows: rows, inFeatures: inFeatures, weight: weight.pointer, outFeatures: outFeatures,
-                       bias: bias?.pointer, out: out)
-            }
-        case .blasSplit:
-            if let weight {
-                linearSplit(x, rows: rows, inFeatures: inFeatures, weight: weight.pointer, outFeatures: outFeatures,
-                            bias: bias?.pointer, out: out, threads: ComputeThreads.count)
-            }
-        }
+    /// Prepares an already loaded `[out, in]` weight for `compute`'s backend (see ``LoadTimeLayout``).
+    public init(weight: Parameter, bias: Parameter?, compute: Compute) {
+        self.weight = LoadTimeLayout.matmulWeight(weight, compute: compute)
+        self.bias = bias
+    }
+
+    /// `out = epilogue(x · Wᵀ + b)` for `rows` rows (``GemmEpilogue/accumulate`` adds to `out`).
+    package func callAsFunction(_ x: UnsafePointer<Float>, rows: Int, out: UnsafeMutablePointer<Float>, _ compute: Compute,
+                                epilogue: GemmEpilogue = .store) {
+        compute.linear(x, rows: rows, weight: weight, bias: bias?.pointer, out: out, epilogue: epilogue)
     }
 }
 
@@ -100,15 +98,16 @@ public struct CLIPAttention: Sendable {
     /// ```swift
     /// let attn = try CLIPAttention(layer.scoped("self_attn"), config: config.vision.encoder)
     /// ```
-    public init(_ reader: WeightReader, config: EncoderConfig, backend: MatmulBackend = .selected) throws {
+    public init(_ reader: WeightReader, config: EncoderConfig, compute: Compute) throws {
         let c = config.hiddenSize
-        func load(_ name: String) throws -> (Parameter, Parameter) {
-            (try reader.parameter(name + ".weight", shape: [c, c]), try reader.parameter(name + ".bias", shape: [c]))
+        let biases = try ["q_proj", "k_proj", "v_proj"].map { try reader.parameter($0 + ".bias", shape: [c]) }
+        let names = ["q_proj.weight", "k_proj.weight", "v_proj.weight"]
+        qkv = try LinearWeights(reader, key: "qkv_proj.weight", outFeatures: 3 * c, inFeatures: c,
+                                sources: names.map { ($0, [c, c]) }, bias: LoadTimeLayout.concatenate(biases),
+                                compute: compute) {
+            LoadTimeLayout.fuseQKV(try names.map { try reader.parameter($0, shape: [c, c]) })
         }
-        let (w, b) = LoadTimeLayout.fuseQKV(q: try load("q_proj"), k: try load("k_proj"), v: try load("v_proj"))
-        qkv = LinearWeights(weight: w, bias: b, backend: backend)
-        for name in ["q_proj", "k_proj", "v_proj"] { reader.release(name + ".weight") }   // copied by the fusion
-        outProj = try LinearWeights(reader.scoped("out_proj"), inFeatures: c, outFeatures: c, backend: backend)
+        outProj = try LinearWeights(reader.scoped("out_proj"), inFeatures: c, outFeatures: c, compute: compute)
         numHeads = config.numAttentionHeads
         headDim = config.headDim
         scale = 1 / Float(headDim).squareRoot()
@@ -126,11 +125,11 @@ public struct CLIPMLP: Sendable {
     /// ```swift
     /// let mlp = try CLIPMLP(layer.scoped("mlp"), config: config.text.encoder)
     /// ```
-    public init(_ reader: WeightReader, config: EncoderConfig, backend: MatmulBackend = .selected) throws {
+    public init(_ reader: WeightReader, config: EncoderConfig, compute: Compute) throws {
         fc1 = try LinearWeights(reader.scoped("fc1"), inFeatures: config.hiddenSize, outFeatures: config.intermediateSize,
-                                backend: backend)
+                                compute: compute)
         fc2 = try LinearWeights(reader.scoped("fc2"), inFeatures: config.intermediateSize, outFeatures: config.hiddenSize,
-                                backend: backend)
+                                compute: compute)
         activation = config.activation
     }
 }
@@ -147,29 +146,32 @@ public struct CLIPEncoderLayer: Sendable {
     /// ```swift
     /// let layer = try CLIPEncoderLayer(reader.scoped("encoder.layers.0"), config: cfg)
     /// ```
-    public init(_ reader: WeightReader, config: EncoderConfig, backend: MatmulBackend = .selected) throws {
+    public init(_ reader: WeightReader, config: EncoderConfig, compute: Compute) throws {
         layerNorm1 = try LayerNormWeights(reader.scoped("layer_norm1"), size: config.hiddenSize, eps: config.layerNormEps)
-        selfAttn = try CLIPAttention(reader.scoped("self_attn"), config: config, backend: backend)
+        selfAttn = try CLIPAttention(reader.scoped("self_attn"), config: config, compute: compute)
         layerNorm2 = try LayerNormWeights(reader.scoped("layer_norm2"), size: config.hiddenSize, eps: config.layerNormEps)
-        mlp = try CLIPMLP(reader.scoped("mlp"), config: config, backend: backend)
+        mlp = try CLIPMLP(reader.scoped("mlp"), config: config, compute: compute)
     }
 }
 
 /// The stack of encoder layers (transformers' `CLIPEncoder`).
 ///
 /// ```swift
-/// let encoder = try CLIPEncoder(reader.scoped("vision_model.encoder"), config: config.vision.encoder)
+/// let encoder = try CLIPEncoder(reader.scoped("vision_model.encoder"), config: config.vision.encoder, compute: compute)
 /// encoder.forward(&hidden, sequences: [0..<50], causal: false)
 /// ```
 public struct CLIPEncoder: Sendable {
     public let layers: [CLIPEncoderLayer]
     public let config: EncoderConfig
+    /// The kernels and threads the layers run with.
+    public let compute: Compute
 
     /// Loads `layers.0` … `layers.{N-1}` from the `encoder` scope.
-    public init(_ reader: WeightReader, config: EncoderConfig, backend: MatmulBackend = .selected) throws {
+    public init(_ reader: WeightReader, config: EncoderConfig, compute: Compute) throws {
         self.config = config
+        self.compute = compute
         layers = try (0..<config.numHiddenLayers).map {
-            try CLIPEncoderLayer(reader.scoped("layers.\($0)"), config: config, backend: backend)
+            try CLIPEncoderLayer(reader.scoped("layers.\($0)"), config: config, compute: compute)
         }
     }
 
@@ -185,61 +187,42 @@ public struct CLIPEncoder: Sendable {
     ) {
         let c = config.hiddenSize
         let n = hidden.count / c
-        // Workspace, allocated once per call and reused by every layer.
-        var normed = [Float](repeating: 0, count: n * c)
-        var qkv = [Float](repeating: 0, count: n * 3 * c)
-        var context = [Float](repeating: 0, count: n * c)
-        var projected = [Float](repeating: 0, count: n * c)
-        var inner = [Float](repeating: 0, count: n * config.intermediateSize)
-        hidden.withUnsafeMutableBufferPointer { h in
-            normed.withUnsafeMutableBufferPointer { x in
-            qkv.withUnsafeMutableBufferPointer { qkvB in
-            context.withUnsafeMutableBufferPointer { ctx in
-            projected.withUnsafeMutableBufferPointer { proj in
-            inner.withUnsafeMutableBufferPointer { mid in
+        let compute = self.compute
+        let profile = Profiler.shared
+        // Workspace for every layer, from the compute's reusable scratch (fresh allocations would page-fault
+        // megabytes per pass at batch 8).
+        let sizes = [n * c, n * 3 * c, n * c, n * config.intermediateSize]
+        compute.withScratch(sizes.reduce(0, +)) { workspace in
+            let x = workspace, qkv = x + sizes[0], context = qkv + sizes[1], inner = context + sizes[2]
+            hidden.withUnsafeMutableBufferPointer { buffer in
+                guard let h = buffer.baseAddress else { return }
                 for (index, layer) in layers.enumerated() {
-                    // x = layer_norm1(hidden)                                  (N, C)
-                    layer.layerNorm1(h.baseAddress!, rows: n, out: x.baseAddress!)
-                    // q|k|v = x · W_qkvᵀ + b                                    (N, 3C)
-                    layer.selfAttn.qkv(x.baseAddress!, rows: n, out: qkvB.baseAddress!)
-                    // per sequence and head: softmax(q kᵀ · scale) v          (L, d) each
-                    attention(qkvB.baseAddress!, sequences: sequences, attn: layer.selfAttn, causal: causal,
-                              out: ctx.baseAddress!)
-                    // hidden += out_proj(context)                              (N, C)
-                    layer.selfAttn.outProj(ctx.baseAddress!, rows: n, out: proj.baseAddress!)
-                    addInPlace(h.baseAddress!, proj.baseAddress!, count: n * c)
-                    // hidden += fc2(act(fc1(layer_norm2(hidden))))            (N, C)
-                    layer.layerNorm2(h.baseAddress!, rows: n, out: x.baseAddress!)
-                    layer.mlp.fc1(x.baseAddress!, rows: n, out: mid.baseAddress!)
-                    layer.mlp.activation.apply(mid.baseAddress!, count: n * config.intermediateSize)
-                    layer.mlp.fc2(mid.baseAddress!, rows: n, out: proj.baseAddress!)
-                    addInPlace(h.baseAddress!, proj.baseAddress!, count: n * c)
-                    observe?(index + 1, UnsafeBufferPointer(h))
+                    let attn = layer.selfAttn
+                    // x = layer_norm1(hidden)                                      (N, C)
+                    profile.measure(.layerNorm, layer: index) { layer.layerNorm1(h, rows: n, out: x, compute) }
+                    // q|k|v = x · W_qkvᵀ + b                                        (N, 3C)
+                    profile.measure(.qkv, layer: index) { attn.qkv(x, rows: n, out: qkv, compute) }
+                    // per sequence and head: softmax(q kᵀ · scale) v              (L, d) each
+                    profile.measure(.attention, layer: index) {
+                        compute.attention(qkv, sequences: sequences, heads: attn.numHeads, headDim: attn.headDim,
+                                          scale: attn.scale, causal: causal, out: context)
+                    }
+                    // hidden += out_proj(context)                                  (N, C)
+                    profile.measure(.outProj, layer: index) {
+                        attn.outProj(context, rows: n, out: h, compute, epilogue: .accumulate)
+                    }
+                    // x = layer_norm2(hidden)                                      (N, C)
+                    profile.measure(.layerNorm, layer: index) { layer.layerNorm2(h, rows: n, out: x, compute) }
+                    // inner = act(fc1(x))                                          (N, I)
+                    profile.measure(.fc1, layer: index) {
+                        layer.mlp.fc1(x, rows: n, out: inner, compute, epilogue: .activation(layer.mlp.activation.kind))
+                    }
+                    // hidden += fc2(inner)                                         (N, C)
+                    profile.measure(.fc2, layer: index) {
+                        layer.mlp.fc2(inner, rows: n, out: h, compute, epilogue: .accumulate)
+                    }
+                    observe?(index + 1, UnsafeBufferPointer(buffer))
                 }
-            }}}}}
-        }
-    }
-
-    /// Scaled dot-product attention over each sequence's rows of the fused q|k|v buffer, one task per
-    /// (sequence, head), spread over the compute threads.
-    private func attention(
-        _ qkv: UnsafePointer<Float>, sequences: [Range<Int>], attn: CLIPAttention, causal: Bool,
-        out: UnsafeMutablePointer<Float>
-    ) {
-        let c = config.hiddenSize
-        let d = attn.headDim
-        let tasks = sequences.filter { !$0.isEmpty }.flatMap { seq in (0..<attn.numHeads).map { (seq, $0) } }
-        let maxLen = sequences.map(\.count).max() ?? 0
-        let threads = max(1, min(ComputeThreads.count, tasks.count))
-        parallelFor(threads) { part in
-            let scores = UnsafeMutablePointer<Float>.allocate(capacity: max(maxLen * maxLen, 1))
-            defer { scores.deallocate() }
-            for t in stride(from: part, to: tasks.count, by: threads) {
-                let (seq, head) = tasks[t]
-                let q = qkv + seq.lowerBound * 3 * c + head * d
-                attentionHead(q: q, k: q + c, v: q + 2 * c, stride: 3 * c, length: seq.count, headDim: d,
-                              scale: attn.scale, causal: causal, scores: scores,
-                              out: out + seq.lowerBound * c + head * d, outStride: c)
             }
         }
     }

@@ -1,48 +1,52 @@
 // Every layout change between the checkpoint and the forward pass happens here, once, at load time:
-// q/k/v projection fusion and the patch-embedding conv → matrix flattening.
+// q/k/v projection fusion, the patch-embedding conv → matrix flattening, and packing for the GEMM kernels.
 
 import Tensor
 
 /// Load-time layout transformations. Nothing else in the project re-arranges weights.
 public enum LoadTimeLayout {
-    /// Stacks q, k and v projections (`[C, C]` each, HF `[out, in]`) into one `[3C, C]` weight, so one GEMM
-    /// produces q | k | v side by side per token; biases are concatenated the same way.
+    /// Stacks the q, k and v projections (`[C, C]` each, HF `[out, in]`) into one `[3C, C]` weight, so one GEMM
+    /// produces q | k | v side by side per token.
     ///
     /// ```swift
-    /// let (w, b) = LoadTimeLayout.fuseQKV(q: (qw, qb), k: (kw, kb), v: (vw, vb))
+    /// let w = LoadTimeLayout.fuseQKV([qWeight, kWeight, vWeight])   // [3C, C]
     /// ```
-    public static func fuseQKV(q: (Parameter, Parameter), k: (Parameter, Parameter),
-                               v: (Parameter, Parameter)) -> (Parameter, Parameter) {
-        let c = q.0.shape[0]
-        let inF = q.0.count / max(c, 1)
-        let weight = Parameter(shape: [3 * c, inF]) { dst in
-            for (i, part) in [q.0, k.0, v.0].enumerated() { (dst + i * c * inF).update(from: part.pointer, count: c * inF) }
+    public static func fuseQKV(_ parts: [Parameter]) -> Parameter {
+        let rows = parts.reduce(0) { $0 + $1.shape[0] }
+        let inF = parts.first.map { $0.count / max($0.shape[0], 1) } ?? 0
+        return Parameter(shape: [rows, inF]) { dst in
+            var at = dst
+            for part in parts { at.update(from: part.pointer, count: part.count); at += part.count }
         }
-        let bias = Parameter(shape: [3 * c]) { dst in
-            for (i, part) in [q.1, k.1, v.1].enumerated() { (dst + i * c).update(from: part.pointer, count: c) }
-        }
-        return (weight, bias)
     }
 
-    /// Packs a `[out, in]` linear weight into 16-column panels for the packed matmul backend.
+    /// Concatenates vectors (the q, k and v biases, matching ``fuseQKV(_:)``).
+    public static func concatenate(_ parts: [Parameter]) -> Parameter {
+        Parameter(shape: [parts.reduce(0) { $0 + $1.count }]) { dst in
+            var at = dst
+            for part in parts { at.update(from: part.pointer, count: part.count); at += part.count }
+        }
+    }
+
+    /// A `[out, in]` linear weight as `compute`'s backend uses it: packed into panels of its kernels' width, or
+    /// kept as stored for the BLAS backends.
     ///
     /// ```swift
-    /// let packed = LoadTimeLayout.pack(fc1Weight)
+    /// let fc1 = LoadTimeLayout.matmulWeight(fc1Weight, compute: compute)
     /// ```
-    public static func pack(_ weight: Parameter) -> PackedWeight {
-        PackedWeight(weight.pointer, outFeatures: weight.shape[0], inFeatures: weight.count / max(weight.shape[0], 1))
+    public static func matmulWeight(_ weight: Parameter, compute: Compute) -> MatmulWeight {
+        compute.prepare(weight)
     }
 
     /// Flattens the patch-embedding conv weight `[C, channels, P, P]` to a `[C, channels·P·P]` matrix. The
     /// flattening order (channel, row, column) is exactly torch's memory order, so this is a reshape; the
-    /// image side unfolds each patch in the same order (see `unfoldPatches`).
+    /// image side unfolds each patch in the same order (see `CLIPVisionEmbeddings`).
     ///
     /// ```swift
-    /// let w = try LoadTimeLayout.patchConvToMatrix(conv)   // [768, 3072] for ViT-B/32
+    /// let w = LoadTimeLayout.patchConvToMatrix(conv)   // [768, 3072] for ViT-B/32
     /// ```
-    public static func patchConvToMatrix(_ conv: Parameter, backend: MatmulBackend = .selected) -> LinearWeights {
+    public static func patchConvToMatrix(_ conv: Parameter) -> Parameter {
         let c = conv.shape[0]
-        let matrix = Parameter(shape: [c, conv.count / max(c, 1)]) { $0.update(from: conv.pointer, count: conv.count) }
-        return LinearWeights(weight: matrix, bias: nil, backend: backend)
+        return Parameter(shape: [c, conv.count / max(c, 1)]) { $0.update(from: conv.pointer, count: conv.count) }
     }
 }

@@ -23,6 +23,12 @@ public struct CLIPModel: Sendable {
     public let text: TextTransformer
     /// The raw `logit_scale` parameter; logits use `exp(logitScale)`.
     public let logitScale: Float
+    /// Whether the packed weights came from ``LoadOptions/preparedWeightsDirectory`` or were written to it.
+    public private(set) var preparedWeights = PreparedWeightsState.disabled
+    /// Why the prepared weights could not be written, when ``preparedWeights`` is `.notWritten`.
+    public private(set) var preparedWeightsProblem: String?
+    /// The kernels and threads the towers compute with.
+    public var compute: Compute { vision.encoder.compute }
 
     /// Loads `config.json`, `model.safetensors` (F32, F16 or BF16) and, if present, `preprocessor_config.json`.
     /// Every tensor must be consumed: unknown keys are an error, except the I64 `position_ids` buffers.
@@ -31,39 +37,46 @@ public struct CLIPModel: Sendable {
     /// let model = try CLIPModel(directory: "Weights/demo")
     /// ```
     /// - Throws: ``ConfigError``, ``SafeTensorsError`` or ``WeightError`` naming the file and key at fault.
-    public init(directory: String, backend: MatmulBackend = .selected) throws {
+    public init(directory: String, options: LoadOptions = LoadOptions()) throws {
         let config = try CLIPConfig(contentsOf: directory + "/config.json")
         let file = try SafeTensorsFile(path: directory + "/model.safetensors")
         let prePath = directory + "/preprocessor_config.json"
         var st = stat()
         let hasPre = stat(prePath, &st) == 0
         let pre = hasPre ? try ImagePreprocessor(contentsOf: prePath) : nil
-        try self.init(config: config, weights: WeightReader(file: file), preprocessor: pre, backend: backend)
+        let compute = try options.makeCompute()
+        let prepared = options.preparedWeightsDirectory.flatMap { dir in
+            compute.packsWeights ? PreparedWeights(directory: dir, source: file, compute: compute) : nil
+        }
+        try self.init(config: config, weights: WeightReader(file: file, prepared: prepared), preprocessor: pre,
+                      compute: compute)
+        prepared?.save()
+        preparedWeights = prepared?.state ?? .disabled
+        preparedWeightsProblem = prepared?.problem
     }
 
     /// Loads from an open checkpoint with a known configuration.
     ///
     /// ```swift
-    /// let model = try CLIPModel(config: .vitBasePatch32, weights: WeightReader(file: file))
+    /// let model = try CLIPModel(config: .vitBasePatch32, weights: WeightReader(file: file), compute: try Compute())
     /// ```
     public init(config: CLIPConfig, weights root: WeightReader, preprocessor: ImagePreprocessor? = nil,
-                backend: MatmulBackend = .selected) throws {
-        CLIPModel.applyThreadSetting()
+                compute: Compute) throws {
         self.config = config
         // The towers share nothing but the read-only file: load them on two threads (page faults, the
         // non-finite scan and packing overlap).
         var visionResult: Result<VisionTransformer, Error>?
         var textResult: Result<TextTransformer, Error>?
-        parallelFor(2) { part in
+        compute.parallel(2) { part in
             if part == 0 {
                 visionResult = Result {
                     try VisionTransformer(weights: root, config: config.vision, projectionDim: config.projectionDim,
-                                          preprocessor: preprocessor, backend: backend)
+                                          preprocessor: preprocessor, compute: compute)
                 }
             } else {
                 textResult = Result {
                     try TextTransformer(weights: root, config: config.text, projectionDim: config.projectionDim,
-                                        backend: backend)
+                                        compute: compute)
                 }
             }
         }
@@ -113,16 +126,11 @@ public struct CLIPModel: Sendable {
         img.storage.withUnsafeBufferPointer { a in
             txt.storage.withUnsafeBufferPointer { b in
                 out.withUnsafeMutableBufferPointer { c in
-                    gemm(transA: false, transB: true, m: ni, n: nt, k: d, alpha: scale, a: a.baseAddress!, lda: d,
+                    blasGemm(transA: false, transB: true, m: ni, n: nt, k: d, alpha: scale, a: a.baseAddress!, lda: d,
                          b: b.baseAddress!, ldb: d, beta: 0, c: c.baseAddress!, ldc: nt)
                 }
             }
         }
         return Tensor(computedShape: [ni, nt], storage: out)
-    }
-
-    /// Applies `CLIP_THREADS` (if set) to the BLAS thread pool.
-    static func applyThreadSetting() {
-        if let raw = getenv("CLIP_THREADS"), let n = Int(String(cString: raw)), n > 0 { setBLASThreads(n) }
     }
 }

@@ -71,8 +71,9 @@ public final class CLIPZeroShot: Sendable {
     /// ```swift
     /// let clip = try CLIPZeroShot(weights: URL(fileURLWithPath: "/models/clip"))
     /// ```
-    public convenience init(weights: URL, decoder: ImageDecoder = ImageDecoder(), cacheCapacity: Int = 4096) throws {
-        try self.init(directory: weights.path, decoder: decoder, cacheCapacity: cacheCapacity)
+    public convenience init(weights: URL, options: LoadOptions = LoadOptions(), decoder: ImageDecoder = ImageDecoder(),
+                            cacheCapacity: Int = 4096) throws {
+        try self.init(directory: weights.path, options: options, decoder: decoder, cacheCapacity: cacheCapacity)
     }
 
     /// Loads a Hugging Face CLIP directory given as a path.
@@ -80,11 +81,12 @@ public final class CLIPZeroShot: Sendable {
     /// ```swift
     /// let clip = try CLIPZeroShot(directory: "Weights/demo")
     /// ```
-    public convenience init(directory: String, decoder: ImageDecoder = ImageDecoder(), cacheCapacity: Int = 4096) throws {
+    public convenience init(directory: String, options: LoadOptions = LoadOptions(), decoder: ImageDecoder = ImageDecoder(),
+                            cacheCapacity: Int = 4096) throws {
         // The tokenizer's vocabulary is parsed while the weights load.
         let tokenizerReady = DispatchGroup()
         DispatchQueue.global().async(group: tokenizerReady) { _ = try? CLIPTokenizer.shared() }
-        let model = try CLIPModel(directory: directory)
+        let model = try CLIPModel(directory: directory, options: options)
         tokenizerReady.wait()
         try self.init(model: model, tokenizer: CLIPTokenizer.shared(), decoder: decoder, cacheCapacity: cacheCapacity)
     }

@@ -1,5 +1,7 @@
 // Elementwise activations: quick_gelu x·σ(1.702x) (OpenAI weights) and exact GELU 0.5x(1+erf(x/√2)) (LAION).
-// x: (N) -> in place.
+// x: (N) -> in place. The SIMD versions are TensorSIMD's activationBody; these are the names and references.
+
+import TensorSIMD
 
 /// The activation named by a checkpoint's `hidden_act`.
 ///
@@ -22,25 +24,16 @@ public enum Activation: String, Sendable, Equatable, CaseIterable {
         self = a
     }
 
-    /// Applies the activation in place over `count` floats (SIMD path).
-    ///
-    /// ```swift
-    /// Activation.quickGELU.apply(buffer, count: 3072)
-    /// ```
-    @inlinable
-    public func apply(_ x: UnsafeMutablePointer<Float>, count: Int) {
+    /// The kernels' name for it.
+    package var kind: ActivationKind {
         switch self {
-        case .quickGELU: applyQuickGELU(x, count: count)
-        case .gelu: applyGELU(x, count: count)
+        case .quickGELU: return .quickGELU
+        case .gelu: return .gelu
         }
     }
 
-    /// Scalar reference of ``apply(_:count:)``.
-    ///
-    /// ```swift
-    /// Activation.gelu.applyReference(buffer, count: 7)
-    /// ```
-    public func applyReference(_ x: UnsafeMutablePointer<Float>, count: Int) {
+    /// Scalar reference of the SIMD activation kernels.
+    package func applyReference(_ x: UnsafeMutablePointer<Float>, count: Int) {
         switch self {
         case .quickGELU: for i in 0..<count { x[i] = quickGELUReference(x[i]) }
         case .gelu: for i in 0..<count { x[i] = geluReference(x[i]) }
@@ -59,49 +52,13 @@ public enum ActivationError: Error, Equatable, CustomStringConvertible {
     }
 }
 
-/// In-place SIMD quick_gelu: `x · σ(1.702 x)` = `x / (1 + exp(−1.702 x))`.
-///
-/// ```swift
-/// applyQuickGELU(buffer, count: n)
-/// ```
-@inlinable
-public func applyQuickGELU(_ x: UnsafeMutablePointer<Float>, count: Int) {
-    var i = 0
-    while i + 8 <= count {
-        let v = SIMD8<Float>(UnsafeBufferPointer(start: x + i, count: 8))
-        let y = v / (1 + vexp(-1.702 * v))
-        for j in 0..<8 { x[i + j] = y[j] }
-        i += 8
-    }
-    while i < count { x[i] = quickGELUReference(x[i]); i += 1 }
-}
-
 /// Scalar quick_gelu as torch computes it: `x * sigmoid(1.702 * x)`.
 ///
 /// ```swift
 /// quickGELUReference(1)   // ≈ 0.8457
 /// ```
-@inlinable
-public func quickGELUReference(_ x: Float) -> Float {
+package func quickGELUReference(_ x: Float) -> Float {
     x * Float(1 / (1 + exp(-Double(1.702 as Float * x))))
-}
-
-/// In-place SIMD exact GELU: `0.5 x (1 + erf(x / √2))`.
-///
-/// ```swift
-/// applyGELU(buffer, count: n)
-/// ```
-@inlinable
-public func applyGELU(_ x: UnsafeMutablePointer<Float>, count: Int) {
-    let invSqrt2: Float = 0.7071067811865476
-    var i = 0
-    while i + 8 <= count {
-        let v = SIMD8<Float>(UnsafeBufferPointer(start: x + i, count: 8))
-        let y = 0.5 * v * (1 + verf(v * invSqrt2))
-        for j in 0..<8 { x[i + j] = y[j] }
-        i += 8
-    }
-    while i < count { x[i] = geluReference(x[i]); i += 1 }
 }
 
 /// Scalar exact GELU with libm's `erf`.
@@ -109,8 +66,7 @@ public func applyGELU(_ x: UnsafeMutablePointer<Float>, count: Int) {
 /// ```swift
 /// geluReference(1)   // ≈ 0.8413447
 /// ```
-@inlinable
-public func geluReference(_ x: Float) -> Float {
+package func geluReference(_ x: Float) -> Float {
     Float(0.5 * Double(x) * (1 + erf(Double(x) * 0.7071067811865476)))
 }
 

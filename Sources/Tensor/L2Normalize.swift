@@ -2,12 +2,7 @@
 // x: (N, D) -> in place.
 
 /// Divides each row by its Euclidean norm, in place. A zero row stays zero (no NaN).
-///
-/// ```swift
-/// l2Normalize(embeddings, rows: 8, cols: 512)
-/// ```
-@inlinable
-public func l2Normalize(_ x: UnsafeMutablePointer<Float>, rows: Int, cols: Int) {
+package func l2Normalize(_ x: UnsafeMutablePointer<Float>, rows: Int, cols: Int) {
     let vecCols = cols & ~7
     for r in 0..<rows {
         let row = x + r * cols
@@ -27,11 +22,7 @@ public func l2Normalize(_ x: UnsafeMutablePointer<Float>, rows: Int, cols: Int) 
 }
 
 /// Scalar reference for ``l2Normalize(_:rows:cols:)``, accumulating in Double.
-///
-/// ```swift
-/// l2NormalizeReference(v, rows: 1, cols: 3)
-/// ```
-public func l2NormalizeReference(_ x: UnsafeMutablePointer<Float>, rows: Int, cols: Int) {
+package func l2NormalizeReference(_ x: UnsafeMutablePointer<Float>, rows: Int, cols: Int) {
     for r in 0..<rows {
         var s = 0.0
         for c in 0..<cols { s += Double(x[r * cols + c]) * Double(x[r * cols + c]) }

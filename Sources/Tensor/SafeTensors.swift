@@ -86,6 +86,28 @@ public enum SafeTensorsError: Error, Equatable, CustomStringConvertible {
     }
 }
 
+/// Device, inode, size and modification/change times of a file: changes whenever the file is replaced or
+/// rewritten, in place or by rename (ctime cannot be set back by users).
+public struct FileIdentity: Sendable, Equatable, CustomStringConvertible {
+    public let device: UInt64
+    public let inode: UInt64
+    public let size: Int64
+    public let modifiedNanoseconds: Int64
+    public let changedNanoseconds: Int64
+
+    init(_ st: stat) {
+        device = UInt64(st.st_dev)
+        inode = UInt64(st.st_ino)
+        size = Int64(st.st_size)
+        modifiedNanoseconds = Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec)
+        changedNanoseconds = Int64(st.st_ctim.tv_sec) * 1_000_000_000 + Int64(st.st_ctim.tv_nsec)
+    }
+
+    public var description: String {
+        "dev \(device) ino \(inode) size \(size) mtime \(modifiedNanoseconds) ctime \(changedNanoseconds)"
+    }
+}
+
 /// A safetensors file, memory-mapped and fully validated on open.
 ///
 /// Tensor data is not read until asked for: ``floats(_:)`` converts F32/F16/BF16 to `[Float]`.
@@ -104,6 +126,8 @@ public final class SafeTensorsFile: @unchecked Sendable {
     public let metadata: [String: String]
     /// Tensor entries by key.
     public let tensors: [String: SafeTensorInfo]
+    /// The mapped file's identity at open (nil for in-memory images): what a prepared-weights cache is keyed on.
+    public let identity: FileIdentity?
     /// Keys in header order.
     public let keys: [String]
 
@@ -143,6 +167,7 @@ public final class SafeTensorsFile: @unchecked Sendable {
         base = raw
         totalSize = size
         isMapped = true
+        identity = FileIdentity(st)
     }
 
     /// Parses a safetensors image held in memory (the bytes are copied once).
@@ -165,6 +190,7 @@ public final class SafeTensorsFile: @unchecked Sendable {
         base = UnsafeRawPointer(buffer)
         totalSize = bytes.count
         isMapped = false
+        identity = nil
     }
 
     deinit {

@@ -37,19 +37,25 @@ public struct WeightReader: Sendable {
     public let file: SafeTensorsFile
     /// The key prefix of this scope, without a trailing dot ("" at the root).
     public let prefix: String
+    /// Weights already packed for this checkpoint and backend (a valid cache means the checkpoint was validated).
+    package let prepared: PreparedWeights?
     private let tracker: ConsumedKeys
 
     /// A root reader over a whole file.
     public init(file: SafeTensorsFile) {
-        self.file = file
-        self.prefix = ""
-        self.tracker = ConsumedKeys()
+        self.init(file: file, prefix: "", tracker: ConsumedKeys(), prepared: nil)
     }
 
-    private init(file: SafeTensorsFile, prefix: String, tracker: ConsumedKeys) {
+    /// A root reader that takes packed weights from `prepared` when it holds them.
+    package init(file: SafeTensorsFile, prepared: PreparedWeights?) {
+        self.init(file: file, prefix: "", tracker: ConsumedKeys(), prepared: prepared)
+    }
+
+    private init(file: SafeTensorsFile, prefix: String, tracker: ConsumedKeys, prepared: PreparedWeights?) {
         self.file = file
         self.prefix = prefix
         self.tracker = tracker
+        self.prepared = prepared
     }
 
     /// A reader whose keys are prefixed with `name` (joined with a dot).
@@ -58,7 +64,7 @@ public struct WeightReader: Sendable {
     /// let attn = layer.scoped("self_attn")
     /// ```
     public func scoped(_ name: String) -> WeightReader {
-        WeightReader(file: file, prefix: key(name), tracker: tracker)
+        WeightReader(file: file, prefix: key(name), tracker: tracker, prepared: prepared)
     }
 
     /// The full key for `name` in this scope.
@@ -101,8 +107,17 @@ public struct WeightReader: Sendable {
         } else {
             p = Parameter(Tensor(computedShape: shape, storage: try file.floats(fullKey)))
         }
-        if let bad = p.firstNonFinite() { throw WeightError.nonFinite(key: fullKey, index: bad, file: file.path) }
+        // A valid prepared-weights cache was written after this exact file passed this check.
+        if prepared?.isValid != true, let bad = p.firstNonFinite() {
+            throw WeightError.nonFinite(key: fullKey, index: bad, file: file.path)
+        }
         return p
+    }
+
+    /// Checks that `name` exists with `shape` and marks it used, without reading its data (its prepared form
+    /// comes from the cache).
+    package func declare(_ name: String, shape: [Int]) throws {
+        tracker.insert(try check(name, shape: shape))
     }
 
     /// Drops the resident pages of `name` once its data has been copied elsewhere (e.g. packed).

@@ -84,15 +84,15 @@ public struct TextTransformer: Sendable {
     /// let text = try TextTransformer(weights: root, config: config.text, projectionDim: config.projectionDim)
     /// ```
     public init(weights root: WeightReader, config: CLIPTextConfig, projectionDim: Int,
-                backend: MatmulBackend = .selected) throws {
+                compute: Compute) throws {
         self.config = config
         let tm = root.scoped("text_model")
         tm.ignore("embeddings.position_ids")
         embeddings = try CLIPTextEmbeddings(tm.scoped("embeddings"), config: config)
-        encoder = try CLIPEncoder(tm.scoped("encoder"), config: config.encoder, backend: backend)
+        encoder = try CLIPEncoder(tm.scoped("encoder"), config: config.encoder, compute: compute)
         finalLayerNorm = try LayerNormWeights(tm.scoped("final_layer_norm"), size: config.hiddenSize, eps: config.layerNormEps)
         textProjection = try LinearWeights(root.scoped("text_projection"), inFeatures: config.hiddenSize,
-                                           outFeatures: projectionDim, bias: false, backend: backend)
+                                           outFeatures: projectionDim, bias: false, compute: compute)
     }
 
     /// Loads the tower from a Hugging Face directory, rejecting unexpected `text_model.*` tensors.
@@ -100,10 +100,11 @@ public struct TextTransformer: Sendable {
     /// ```swift
     /// let text = try TextTransformer(directory: "/models/clip-vit-base-patch32")
     /// ```
-    public init(directory: String) throws {
+    public init(directory: String, options: LoadOptions = LoadOptions()) throws {
         let config = try CLIPConfig(contentsOf: directory + "/config.json")
         let root = WeightReader(file: try SafeTensorsFile(path: directory + "/model.safetensors"))
-        try self.init(weights: root, config: config.text, projectionDim: config.projectionDim)
+        try self.init(weights: root, config: config.text, projectionDim: config.projectionDim,
+                      compute: try options.makeCompute())
         try root.checkAllConsumed(under: ["text_model.", "text_projection."])
     }
 
@@ -177,7 +178,7 @@ public struct TextTransformer: Sendable {
         // last_hidden_state = final_layer_norm(hidden)                     (ΣL, C)
         var normed = [Float](repeating: 0, count: total * c)
         hidden.withUnsafeBufferPointer { h in
-            normed.withUnsafeMutableBufferPointer { y in finalLayerNorm(h.baseAddress!, rows: total, out: y.baseAddress!) }
+            normed.withUnsafeMutableBufferPointer { y in finalLayerNorm(h.baseAddress!, rows: total, out: y.baseAddress!, encoder.compute) }
         }
         // pooled = last_hidden_state[b, eot_b]                                (B, C)
         var pooled = [Float](repeating: 0, count: ids.count * c)
@@ -188,8 +189,12 @@ public struct TextTransformer: Sendable {
         // text_embeds = text_projection(pooled)                              (B, P)
         let pdim = textProjection.outFeatures
         var projected = [Float](repeating: 0, count: ids.count * pdim)
-        pooled.withUnsafeBufferPointer { x in
-            projected.withUnsafeMutableBufferPointer { y in textProjection(x.baseAddress!, rows: ids.count, out: y.baseAddress!) }
+        Profiler.shared.measure(.projection) {
+            pooled.withUnsafeBufferPointer { x in
+                projected.withUnsafeMutableBufferPointer { y in
+                    textProjection(x.baseAddress!, rows: ids.count, out: y.baseAddress!, encoder.compute)
+                }
+            }
         }
         return TextOutput(
             embeddings: embedded, hiddenStates: states,

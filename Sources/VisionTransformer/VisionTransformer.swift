@@ -19,30 +19,35 @@ public struct CLIPVisionEmbeddings: Sendable {
     /// ```swift
     /// let emb = try CLIPVisionEmbeddings(root.scoped("vision_model.embeddings"), config: config.vision)
     /// ```
-    public init(_ reader: WeightReader, config: CLIPVisionConfig, backend: MatmulBackend = .selected) throws {
+    public init(_ reader: WeightReader, config: CLIPVisionConfig, compute: Compute) throws {
         let c = config.hiddenSize, p = config.patchSize
         self.config = config
         classEmbedding = try reader.parameter("class_embedding", shape: [c])
-        patchEmbedding = LoadTimeLayout.patchConvToMatrix(
-            try reader.parameter("patch_embedding.weight", shape: [c, config.numChannels, p, p]), backend: backend)
-        reader.release("patch_embedding.weight")
+        let convShape = [c, config.numChannels, p, p]
+        patchEmbedding = try LinearWeights(reader, key: "patch_embedding.weight", outFeatures: c,
+                                           inFeatures: config.numChannels * p * p,
+                                           sources: [("patch_embedding.weight", convShape)], bias: nil, compute: compute) {
+            LoadTimeLayout.patchConvToMatrix(try reader.parameter("patch_embedding.weight", shape: convShape))
+        }
         positionEmbedding = try reader.parameter("position_embedding.weight", shape: [config.numPositions, c])
     }
 
     /// Writes the embeddings of `batch` images into `out` (`batch·T × C`, T = patches + 1).
-    func forward(_ pixels: UnsafePointer<Float>, batch: Int, out: UnsafeMutablePointer<Float>) {
+    func forward(_ pixels: UnsafePointer<Float>, batch: Int, out: UnsafeMutablePointer<Float>, compute: Compute) {
         let c = config.hiddenSize, p = config.patchSize, s = config.imageSize, g = config.gridSize
         let ch = config.numChannels
         let t = config.numPositions
         let patchLen = ch * p * p
-        // Unfold patches in (channel, row, column) order, the conv weight's memory order: (B·G², 3·P·P).
-        var patches = [Float](repeating: 0, count: batch * g * g * patchLen)
-        patches.withUnsafeMutableBufferPointer { dst in
+        // Unfold patches in (channel, row, column) order, the conv weight's memory order: (B·G², 3·P·P), in the
+        // compute's reusable scratch, followed by room for their embeddings (B·G², C).
+        let patchCount = batch * g * g
+        compute.withScratch(patchCount * (patchLen + c)) { patches in
+            let embedded = patches + patchCount * patchLen
             for b in 0..<batch {
                 let img = pixels + b * ch * s * s
                 for gy in 0..<g {
                     for gx in 0..<g {
-                        var d = dst.baseAddress! + ((b * g + gy) * g + gx) * patchLen
+                        var d = patches + ((b * g + gy) * g + gx) * patchLen
                         for cc in 0..<ch {
                             for py in 0..<p {
                                 let row = img + cc * s * s + (gy * p + py) * s + gx * p
@@ -53,13 +58,12 @@ public struct CLIPVisionEmbeddings: Sendable {
                     }
                 }
             }
-        }
-        // patch_embeds (B·G², C) = patches · Wᵀ, written straight into token rows 1…G² of each image.
-        patches.withUnsafeBufferPointer { src in
+            // patch_embeds (B·G², C) = patches · Wᵀ for all images in one product
+            patchEmbedding(patches, rows: patchCount, out: embedded, compute)
             for b in 0..<batch {
-                patchEmbedding(src.baseAddress! + b * g * g * patchLen, rows: g * g, out: out + (b * t + 1) * c)
-                // token 0 = class_embedding; then + position_embedding for all T tokens
+                // token 0 = class_embedding, tokens 1…G² = patch_embeds; then + position_embedding for all T tokens
                 (out + b * t * c).update(from: classEmbedding.pointer, count: c)
+                (out + (b * t + 1) * c).update(from: embedded + b * g * g * c, count: g * g * c)
                 addInPlace(out + b * t * c, positionEmbedding.pointer, count: t * c)
             }
         }
@@ -102,16 +106,16 @@ public struct VisionTransformer: Sendable {
     /// let vision = try VisionTransformer(weights: root, config: config.vision, projectionDim: config.projectionDim)
     /// ```
     public init(weights root: WeightReader, config: CLIPVisionConfig, projectionDim: Int,
-                preprocessor: ImagePreprocessor? = nil, backend: MatmulBackend = .selected) throws {
+                preprocessor: ImagePreprocessor? = nil, compute: Compute) throws {
         self.config = config
         let vm = root.scoped("vision_model")
         vm.ignore("embeddings.position_ids")
-        embeddings = try CLIPVisionEmbeddings(vm.scoped("embeddings"), config: config, backend: backend)
+        embeddings = try CLIPVisionEmbeddings(vm.scoped("embeddings"), config: config, compute: compute)
         preLayrnorm = try LayerNormWeights(vm.scoped("pre_layrnorm"), size: config.hiddenSize, eps: config.layerNormEps)
-        encoder = try CLIPEncoder(vm.scoped("encoder"), config: config.encoder, backend: backend)
+        encoder = try CLIPEncoder(vm.scoped("encoder"), config: config.encoder, compute: compute)
         postLayernorm = try LayerNormWeights(vm.scoped("post_layernorm"), size: config.hiddenSize, eps: config.layerNormEps)
         visualProjection = try LinearWeights(root.scoped("visual_projection"), inFeatures: config.hiddenSize,
-                                             outFeatures: projectionDim, bias: false, backend: backend)
+                                             outFeatures: projectionDim, bias: false, compute: compute)
         self.preprocessor = preprocessor ?? ImagePreprocessor(size: config.imageSize)
     }
 
@@ -121,12 +125,13 @@ public struct VisionTransformer: Sendable {
     /// ```swift
     /// let vision = try VisionTransformer(directory: "/models/clip-vit-base-patch32")
     /// ```
-    public init(directory: String) throws {
+    public init(directory: String, options: LoadOptions = LoadOptions()) throws {
         let config = try CLIPConfig(contentsOf: directory + "/config.json")
         let root = WeightReader(file: try SafeTensorsFile(path: directory + "/model.safetensors"))
         let prePath = directory + "/preprocessor_config.json"
         let pre: ImagePreprocessor? = fileExists(prePath) ? try ImagePreprocessor(contentsOf: prePath) : nil
-        try self.init(weights: root, config: config.vision, projectionDim: config.projectionDim, preprocessor: pre)
+        try self.init(weights: root, config: config.vision, projectionDim: config.projectionDim, preprocessor: pre,
+                      compute: try options.makeCompute())
         try root.checkAllConsumed(under: ["vision_model.", "visual_projection."])
     }
 
@@ -154,13 +159,17 @@ public struct VisionTransformer: Sendable {
         }
         // embeddings (B·T, C)
         var emb = [Float](repeating: 0, count: batch * t * c)
-        pixels.withUnsafeBufferPointer { px in
-            emb.withUnsafeMutableBufferPointer { e in embeddings.forward(px.baseAddress!, batch: batch, out: e.baseAddress!) }
+        Profiler.shared.measure(.embeddings) {
+            pixels.withUnsafeBufferPointer { px in
+                emb.withUnsafeMutableBufferPointer { e in
+                    embeddings.forward(px.baseAddress!, batch: batch, out: e.baseAddress!, compute: encoder.compute)
+                }
+            }
         }
         // hidden = pre_layrnorm(embeddings)
         var hidden = [Float](repeating: 0, count: batch * t * c)
         emb.withUnsafeBufferPointer { e in
-            hidden.withUnsafeMutableBufferPointer { h in preLayrnorm(e.baseAddress!, rows: batch * t, out: h.baseAddress!) }
+            hidden.withUnsafeMutableBufferPointer { h in preLayrnorm(e.baseAddress!, rows: batch * t, out: h.baseAddress!, encoder.compute) }
         }
         var states: [Tensor] = []
         if keepHiddenStates { states.append(Tensor(computedShape: [batch, t, c], storage: hidden)) }
@@ -174,13 +183,17 @@ public struct VisionTransformer: Sendable {
         for b in 0..<batch { cls.replaceSubrange((b * c)..<((b + 1) * c), with: hidden[(b * t * c)..<(b * t * c + c)]) }
         var pooled = [Float](repeating: 0, count: batch * c)
         cls.withUnsafeBufferPointer { x in
-            pooled.withUnsafeMutableBufferPointer { y in postLayernorm(x.baseAddress!, rows: batch, out: y.baseAddress!) }
+            pooled.withUnsafeMutableBufferPointer { y in postLayernorm(x.baseAddress!, rows: batch, out: y.baseAddress!, encoder.compute) }
         }
         // image_embeds = visual_projection(pooled)                            (B, P)
         let pdim = visualProjection.outFeatures
         var projected = [Float](repeating: 0, count: batch * pdim)
-        pooled.withUnsafeBufferPointer { x in
-            projected.withUnsafeMutableBufferPointer { y in visualProjection(x.baseAddress!, rows: batch, out: y.baseAddress!) }
+        Profiler.shared.measure(.projection) {
+            pooled.withUnsafeBufferPointer { x in
+                projected.withUnsafeMutableBufferPointer { y in
+                    visualProjection(x.baseAddress!, rows: batch, out: y.baseAddress!, encoder.compute)
+                }
+            }
         }
         return VisionOutput(
             embeddings: Tensor(computedShape: [batch, t, c], storage: emb), hiddenStates: states,

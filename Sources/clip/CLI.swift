@@ -39,6 +39,39 @@ struct WeightsOption: ParsableArguments {
     @Option(name: .long, help: "Hugging Face CLIP directory (config.json + model.safetensors).")
     var weights: String?
 
+    @Option(name: .long, help: ArgumentHelp(
+        "Compute backend: automatic, avx512, avx2, portable, blas, blas-split (default: $CLIP_BACKEND, else automatic).",
+        valueName: "name"))
+    var backend: String?
+
+    @Option(name: .long, help: "Threads per operation (default: $CLIP_THREADS, else every core).")
+    var threads: Int?
+
+    /// `--backend` / `--threads`, falling back to `$CLIP_BACKEND` / `$CLIP_THREADS` (read here, never in the libraries).
+    func loadOptions() throws -> LoadOptions {
+        let env = ProcessInfo.processInfo.environment
+        let name = backend ?? env["CLIP_BACKEND"].flatMap { $0.isEmpty ? nil : $0 } ?? "automatic"
+        guard let chosen = ComputeBackend(rawValue: name) else {
+            throw ValidationError("unknown backend \"\(name)\" (expected one of: \(ComputeBackend.allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
+        var n = threads
+        if n == nil, let raw = env["CLIP_THREADS"], !raw.isEmpty {
+            guard let v = Int(raw), v > 0 else { throw ValidationError("CLIP_THREADS=\(raw) is not a positive integer") }
+            n = v
+        }
+        if let n, n < 1 { throw ValidationError("--threads must be 1 or more") }
+        return LoadOptions(backend: chosen, threads: n, preparedWeightsDirectory: WeightsOption.preparedWeightsDirectory(env))
+    }
+
+    /// Where prepared (packed) weights are cached: `$CLIP_CACHE_DIR` ("" or "off" disables the cache), else
+    /// `$XDG_CACHE_HOME/swift-clip`, else `~/.cache/swift-clip`.
+    static func preparedWeightsDirectory(_ env: [String: String]) -> String? {
+        if let dir = env["CLIP_CACHE_DIR"] { return dir.isEmpty || dir == "off" ? nil : dir }
+        if let xdg = env["XDG_CACHE_HOME"], xdg.hasPrefix("/") { return xdg + "/swift-clip" }
+        if let home = env["HOME"], home.hasPrefix("/") { return home + "/.cache/swift-clip" }
+        return nil
+    }
+
     /// The directory to load and whether it is the bundled demo.
     func resolve() throws -> String {
         if let weights { return weights }
@@ -52,7 +85,7 @@ struct WeightsOption: ParsableArguments {
         return demo
     }
 
-    func load() throws -> CLIPZeroShot { try CLIPZeroShot(directory: resolve()) }
+    func load() throws -> CLIPZeroShot { try CLIPZeroShot(directory: resolve(), options: loadOptions()) }
 }
 
 /// The demo model shipped in the repository's Weights/demo.

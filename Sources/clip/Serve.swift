@@ -62,7 +62,7 @@ struct Serve: AsyncParsableCommand {
             config.remoteMaxBytes = Int(remoteMaxMB * 1024 * 1024)
             config.remoteTimeout = .milliseconds(Int64((remoteTimeout * 1000).rounded()))
             if let message = config.validationError() { throw ValidationError(message) }
-            let clip = try CLIPZeroShot(directory: dir)
+            let clip = try CLIPZeroShot(directory: dir, options: weights.loadOptions())
             server = try CLIPServer(clip: clip, configuration: config, accessLog: noAccessLog ? .disabled : .standardError)
         } catch {
             FileHandle.standardError.write(Data("error: \(CLIP.describe(error))\n".utf8))

@@ -48,7 +48,7 @@ enum TestModels {
         config.text.vocabSize = vocab
         let reader = WeightReader(file: try SafeTensorsFile(bytes: safetensorsBytes(tensors), label: "tiny-49408"))
         // An explicit backend: `.selected` would time every matmul backend first (seconds in a debug build).
-        let model = try CLIPModel(config: config, weights: reader, backend: .blas)
+        let model = try CLIPModel(config: config, weights: reader, compute: try Compute(backend: .blas))
         return CLIPZeroShot(model: model, tokenizer: try .shared())
     }
 

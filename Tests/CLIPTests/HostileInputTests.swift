@@ -637,10 +637,10 @@ enum LoadOutcome {
 extension HostileInputTests {
     /// An explicit backend: the default argument (`MatmulBackend.selected`) times every kernel once per process,
     /// which costs ~30 s in a debug build. Loading validation does not depend on the backend.
-    static let backend = MatmulBackend.blas
+    static let options = LoadOptions(backend: .blas)
 
     static func load(_ scratch: ScratchModel) -> LoadOutcome {
-        do { return .loaded(try CLIPModel(directory: scratch.dir, backend: Self.backend)) } catch { return .failed(error) }
+        do { return .loaded(try CLIPModel(directory: scratch.dir, options: Self.options)) } catch { return .failed(error) }
     }
 
     /// The file and key/field a typed loading error names; nil for an untyped error.
@@ -956,12 +956,12 @@ extension HostileInputTests {
             try scratch.write(model: Self.injecting(c.value, into: c.key, at: c.index, image))
             #expect(throws: WeightError.nonFinite(key: c.key, index: c.index, file: scratch.dir + "/model.safetensors"),
                     "\(c.value) in \(c.key)[\(c.index)]") {
-                _ = try CLIPModel(directory: scratch.dir, backend: Self.backend)
+                _ = try CLIPModel(directory: scratch.dir, options: Self.options)
             }
         }
         // Large but finite values are not an error.
         try scratch.write(model: Self.injecting(.greatestFiniteMagnitude, into: "vision_model.pre_layrnorm.bias", at: 1, image))
-        _ = try CLIPModel(directory: scratch.dir, backend: Self.backend)
+        _ = try CLIPModel(directory: scratch.dir, options: Self.options)
 
         // F16 storage (converted, not borrowed): 0x7C00 is +Inf.
         let f16 = try ScratchModel("nan-f16", source: fixtures + "/tiny-clip-quick-f16")
@@ -972,7 +972,7 @@ extension HostileInputTests {
         data[e.begin + 2 * 4] = 0x00; data[e.begin + 2 * 4 + 1] = 0x7C
         try f16.write(model: half.file(data: data))
         #expect(throws: WeightError.nonFinite(key: e.key, index: 4, file: f16.dir + "/model.safetensors")) {
-            _ = try CLIPModel(directory: f16.dir, backend: Self.backend)
+            _ = try CLIPModel(directory: f16.dir, options: Self.options)
         }
     }
 }

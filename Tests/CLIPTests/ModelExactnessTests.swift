@@ -12,8 +12,8 @@ struct ModelExactnessTests {
         var testDescription: String { name }
         var dir: String { fixtures + "/" + name }
 
-        func load(backend: MatmulBackend = .selected) throws -> (CLIPModel, SafeTensorsFile, [[Int]]) {
-            let model = try CLIPModel(directory: dir, backend: backend)
+        func load(backend: ComputeBackend = .automatic) throws -> (CLIPModel, SafeTensorsFile, [[Int]]) {
+            let model = try CLIPModel(directory: dir, options: LoadOptions(backend: backend))
             let reference = try SafeTensorsFile(path: dir + "/reference.safetensors")
             let inputs = try loadJSON(dir + "/inputs.json")
             let ids = (inputs["input_ids"]?.arrayValue ?? []).map { ($0.arrayValue ?? []).compactMap(\.intValue) }
@@ -66,9 +66,11 @@ struct ModelExactnessTests {
         expectClose(fast.storage, out.textEmbeds.storage, atol: 1e-6, "\(f.name) EOT-truncated text_embeds")
     }
 
-    @Test("every matmul backend gives the reference features",
-          arguments: full, [MatmulBackend.blas, .blasSplit, .packed(.mulAdd), .packed(.fma)])
-    func backends(_ f: Fixture, _ backend: MatmulBackend) throws {
+    /// Every backend this CPU runs: the dispatched ISA tiers, the portable kernels and both BLAS ones.
+    static let allBackends = ComputeBackend.allCases.filter { $0 != .automatic && (try? $0.resolved()) != nil }
+
+    @Test("every compute backend gives the reference features", arguments: full, allBackends)
+    func backends(_ f: Fixture, _ backend: ComputeBackend) throws {
         let (model, ref, ids) = try f.load(backend: backend)
         let batch = try ref.info("pixel_values").shape[0]
         let image = try model.vision.imageFeatures(try ref.floats("pixel_values"), batch: batch)

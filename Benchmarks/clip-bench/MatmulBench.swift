@@ -1,0 +1,54 @@
+// `clip-bench --matmul`: GFLOP/s of every matmul backend this CPU supports on ViT-B/32 shapes, interleaved.
+
+import CLIPZeroShot
+import TensorSIMD
+import Foundation
+
+func matmulBench(_ options: Options) throws {
+    let backends = ComputeBackend.allCases.filter { $0 != .automatic && (try? $0.resolved()) != nil }
+    let computes = try backends.map { try Compute(backend: $0, threads: options.threads) }
+    print("CPU \(CPUFeatures.current), automatic = \(try ComputeBackend.automatic.resolved()), "
+          + "threads \(computes.first?.threads ?? 0); GFLOP/s, best of 3 interleaved rounds of medians")
+    for (m, k, n) in [(50, 768, 2304), (50, 768, 768), (50, 768, 3072), (50, 3072, 768), (400, 768, 3072), (70, 512, 2048)] {
+        let x = (0..<(m * k)).map { Float($0 % 17) * 0.01 }
+        let w = Parameter(Tensor(computedShape: [n, k], storage: (0..<(n * k)).map { Float($0 % 13) * 0.01 }))
+        var y = [Float](repeating: 0, count: m * n)
+        let prepared = computes.map { $0.prepare(w) }
+        let flop = Double(2 * m * n * k)
+        var best = [Double](repeating: .infinity, count: computes.count)
+        for _ in 0..<3 {
+            for (i, compute) in computes.enumerated() {
+                let s = measure(compute.backend == .portable ? 5 : 20) {
+                    compute.linear(x, rows: m, weight: prepared[i], bias: nil, out: &y)
+                }
+                best[i] = min(best[i], s.median)
+            }
+        }
+        let cells = zip(backends, best).map { String(format: "%@ %.1f", $0.0.rawValue, flop / $0.1 / 1e9) }
+        print("M=\(m) K=\(k) N=\(n):  " + cells.joined(separator: "  "))
+    }
+    // The same shapes with 12 distinct weights used in turn (as the 12 layers are): the weights no longer stay in
+    // cache between calls, so this is what a forward pass sees.
+    for (m, k, n, epilogue) in [(50, 768, 3072, GemmEpilogue.store), (400, 768, 3072, .store),
+                                (50, 768, 3072, .activation(.quickGELU)), (400, 768, 3072, .activation(.quickGELU))] {
+        let x = (0..<(m * k)).map { Float($0 % 17) * 0.01 }
+        var y = [Float](repeating: 0, count: m * n)
+        let weights = (0..<12).map { l in
+            Parameter(Tensor(computedShape: [n, k], storage: (0..<(n * k)).map { Float(($0 + l) % 13) * 0.01 }))
+        }
+        let packedBackends = computes.filter { $0.packsWeights || $0.backend == .blasSplit }
+        let prepared = packedBackends.map { c in weights.map { c.prepare($0) } }
+        let flop = Double(2 * m * n * k * 12)
+        var best = [Double](repeating: .infinity, count: packedBackends.count)
+        for _ in 0..<3 {
+            for (i, compute) in packedBackends.enumerated() {
+                let s = measure(compute.backend == .portable ? 2 : 5) {
+                    for w in prepared[i] { compute.linear(x, rows: m, weight: w, bias: nil, out: &y, epilogue: epilogue) }
+                }
+                best[i] = min(best[i], s.median)
+            }
+        }
+        let cells = zip(packedBackends.map(\.backend), best).map { String(format: "%@ %.1f", $0.0.rawValue, flop / $0.1 / 1e9) }
+        print("M=\(m) K=\(k) N=\(n), 12 weights in turn, \(epilogue):  " + cells.joined(separator: "  "))
+    }
+}

@@ -1,0 +1,225 @@
+// The kernels and threads a model computes with, resolved once at load: every layer calls its operations.
+// linear: x (M, K) · W (N, K)ᵀ + b -> (M, N); attention over a fused q|k|v (N, 3C) -> (N, C); layer norm; etc.
+
+import CBLAS
+import TensorSIMD
+#if canImport(TensorAVX2)
+import TensorAVX2
+#endif
+#if canImport(TensorAVX512)
+import TensorAVX512
+#endif
+
+/// A linear layer's weight as the backend stores it.
+public enum MatmulWeight: Sendable {
+    /// `[out, in]` as in the checkpoint (the BLAS backends).
+    case dense(Parameter)
+    /// Packed into panels at load (the packed backends).
+    case packed(PackedWeight)
+
+    /// `(out, in)`.
+    public var shape: (outFeatures: Int, inFeatures: Int) {
+        switch self {
+        case .dense(let p): return (p.shape[0], p.count / max(p.shape[0], 1))
+        case .packed(let p): return (p.outFeatures, p.inFeatures)
+        }
+    }
+}
+
+/// How a model computes: a resolved ``ComputeBackend``, its kernels, and a thread pool.
+///
+/// Built once per model load from its options. OpenBLAS's thread count is process-wide, and this is the only
+/// place that sets it: the thread count for ``ComputeBackend/blas``, else 1 (our threads split the work).
+/// ```swift
+/// let compute = try Compute(backend: .automatic, threads: 2)
+/// print(compute.backend)   // avx512
+/// ```
+public final class Compute: Sendable {
+    /// The resolved backend (never ``ComputeBackend/automatic``).
+    public let backend: ComputeBackend
+    /// Threads per operation, the caller included.
+    public let threads: Int
+    package let kernels: KernelTable
+    package let pool: WorkerPool
+    /// Reusable buffers for per-call packing (large batches would otherwise page-fault fresh memory every call).
+    private let scratch = Mutex<[ScratchBuffer]>([])
+
+    /// Resolves `backend` for this CPU and sets up `threads` threads (default: the active cores).
+    ///
+    /// - Throws: ``ComputeError`` when the backend is not available here or `threads` is below 1.
+    public init(backend: ComputeBackend = .automatic, threads: Int? = nil) throws {
+        let resolved = try backend.resolved()
+        let n = threads ?? ProcessInfo.activeCores
+        guard n >= 1 else { throw ComputeError.invalidThreads(n) }
+        self.backend = resolved
+        self.threads = n
+        kernels = Compute.kernels(for: resolved)
+        pool = WorkerPool.shared(threads: n)
+        openblas_set_num_threads(Int32(resolved == .blas ? n : 1))
+    }
+
+    /// The kernel table of a resolved backend: its ISA tier for the packed backends, the baseline otherwise.
+    private static func kernels(for backend: ComputeBackend) -> KernelTable {
+        switch backend {
+        case .avx512:
+            #if canImport(TensorAVX512)
+            return AVX512.kernels()
+            #else
+            return Kernels<Portable>.table(.portable)
+            #endif
+        case .avx2:
+            #if canImport(TensorAVX2)
+            return AVX2.kernels()
+            #else
+            return Kernels<Portable>.table(.portable)
+            #endif
+        default:
+            return Kernels<Portable>.table(.portable)
+        }
+    }
+
+    /// Whether linear weights are packed into panels (else used densely by OpenBLAS).
+    public var packsWeights: Bool { backend != .blas && backend != .blasSplit }
+
+    // MARK: Load time
+
+    /// Prepares a `[out, in]` weight for this backend: packed into panels, or kept dense for BLAS.
+    package func prepare(_ weight: Parameter) -> MatmulWeight {
+        guard packsWeights else { return .dense(weight) }
+        return .packed(PackedWeight(packing: weight.pointer, outFeatures: weight.shape[0],
+                                    inFeatures: weight.count / max(weight.shape[0], 1), panelWidth: kernels.panelWidth,
+                                    pool: pool))
+    }
+
+    // MARK: Operations
+
+    /// `out = epilogue(x · Wᵀ + b)` for `rows` rows; ``GemmEpilogue/accumulate`` adds to `out` (the residual).
+    package func linear(_ x: UnsafePointer<Float>, rows: Int, weight: MatmulWeight, bias: UnsafePointer<Float>?,
+                        out: UnsafeMutablePointer<Float>, epilogue: GemmEpilogue = .store) {
+        let (n, k) = weight.shape
+        guard rows > 0, n > 0 else { return }
+        switch weight {
+        case .packed(let w):
+            withScratch(rowBlocksCount(rows, k)) { a in
+                // x into blocks of 6 interleaved rows, then the panels split over the threads
+                let blocks = (rows + 5) / 6
+                let packParts = rows * k >= 1 << 16 ? min(4 * threads, blocks) : 1
+                pool.run(packParts) { part in
+                    packRowBlocks(x, lda: k, m: rows, k: k, into: a,
+                                  blocks: (blocks * part / packParts)..<(blocks * (part + 1) / packParts))
+                }
+                // About 4 parts per thread, claimed dynamically, so a slower core does less of the work (more parts
+                // balance better but break more runs of prefetched panels).
+                let panels = w.panels
+                let parts = min(4 * threads, panels)
+                let g = GemmOperands(a: a, m: rows, packed: w.data, k: k, n: n, c: out, ldc: n, bias: bias,
+                                     epilogue: epilogue)
+                let gemm = kernels.gemm
+                pool.run(parts) { part in gemm(g, (panels * part / parts)..<(panels * (part + 1) / parts)) }
+            }
+        case .dense(let w):
+            // OpenBLAS, then the epilogue as separate passes.
+            let target = epilogue == .accumulate ? UnsafeMutablePointer<Float>.allocate(capacity: rows * n) : out
+            defer { if target != out { target.deallocate() } }
+            if backend == .blas {
+                blasGemm(transA: false, transB: true, m: rows, n: n, k: k, alpha: 1, a: x, lda: k, b: w.pointer, ldb: k,
+                         beta: 0, c: target, ldc: n)
+            } else {
+                let blocks = max(1, min(threads, n / 16))
+                pool.run(blocks) { part in
+                    // 16-aligned column ranges
+                    let n0 = (n * part / blocks) & ~15, n1 = part == blocks - 1 ? n : (n * (part + 1) / blocks) & ~15
+                    guard n1 > n0 else { return }
+                    blasGemm(transA: false, transB: true, m: rows, n: n1 - n0, k: k, alpha: 1, a: x, lda: k,
+                             b: w.pointer + n0 * k, ldb: k, beta: 0, c: target + n0, ldc: n)
+                }
+            }
+            for r in 0..<rows {
+                let row = target + r * n
+                if let bias { addInPlace(row, bias, count: n) }
+                if epilogue == .accumulate { addInPlace(out + r * n, row, count: n) }
+            }
+            if case .activation(let kind) = epilogue { kernels.pointwise(.activation(kind), target, rows * n) }
+        }
+    }
+
+    /// `out = LayerNorm(x)` over `rows` rows of `cols`, split over the threads when there are many rows.
+    package func layerNorm(_ x: UnsafePointer<Float>, rows: Int, cols: Int, gamma: UnsafePointer<Float>,
+                           beta: UnsafePointer<Float>, eps: Float, out: UnsafeMutablePointer<Float>) {
+        let parts = rows * cols >= 1 << 16 ? min(2 * threads, rows) : 1
+        let layerNorm = kernels.layerNorm
+        pool.run(parts) { part in
+            let r0 = rows * part / parts, r1 = rows * (part + 1) / parts
+            layerNorm(x + r0 * cols, r1 - r0, cols, gamma, beta, eps, out + r0 * cols)
+        }
+    }
+
+    /// Scaled dot-product attention, `softmax(scale · q kᵀ [causal]) v` per sequence and head, spread over the
+    /// threads. `qkv` holds each token's q | k | v (N, 3C); heads are C / headDim wide; `out` is (N, C).
+    package func attention(_ qkv: UnsafePointer<Float>, sequences: [Range<Int>], heads: Int, headDim d: Int,
+                           scale: Float, causal: Bool, out: UnsafeMutablePointer<Float>) {
+        let c = heads * d
+        let tasks = sequences.filter { !$0.isEmpty }.flatMap { seq in (0..<heads).map { (seq, $0) } }
+        guard !tasks.isEmpty else { return }
+        let maxLen = sequences.map(\.count).max() ?? 0
+        let perPart = attentionScratchCount(length: maxLen, headDim: d)
+        let kernels = self.kernels
+        let slots = min(threads, tasks.count)
+        withScratch(perPart * slots) { scratch in
+            // One part per head; a part borrows one of the scratch slots (one per thread) while it runs.
+            let slotOwner = ScratchSlots(slots)
+            pool.run(tasks.count) { t in
+                let slot = slotOwner.acquire()
+                defer { slotOwner.release(slot) }
+                let (seq, head) = tasks[t]
+                let q = qkv + seq.lowerBound * 3 * c + head * d
+                kernels.attention(AttentionOperands(
+                    q: q, k: q + c, v: q + 2 * c, stride: 3 * c, length: seq.count, headDim: d, scale: scale,
+                    causal: causal, out: out + seq.lowerBound * c + head * d, outStride: c,
+                    scratch: scratch + slot * perPart))
+            }
+        }
+    }
+
+    /// Runs `body` with at least `count` floats of scratch memory, reused across calls.
+    package func withScratch<T>(_ count: Int, _ body: (UnsafeMutablePointer<Float>) -> T) -> T {
+        let buffer = scratch.withLock { list -> ScratchBuffer? in
+            guard let i = list.firstIndex(where: { $0.capacity >= count }) else { return nil }
+            return list.remove(at: i)
+        } ?? ScratchBuffer(capacity: count)
+        defer { scratch.withLock { list in if list.count < 8 { list.append(buffer) } } }
+        return body(buffer.pointer)
+    }
+
+    /// Runs `body(part)` for `part` in `0..<parts` on the pool's threads (disjoint writes only).
+    package func parallel(_ parts: Int, _ body: (Int) -> Void) {
+        pool.run(parts, body)
+    }
+}
+
+/// Which of a job's scratch slots are free: a part takes one while it runs (at most one part runs per thread).
+private final class ScratchSlots: Sendable {
+    private let free: Mutex<[Int]>
+    init(_ count: Int) { free = Mutex(Array(0..<count)) }
+    func acquire() -> Int { free.withLock { $0.popLast() ?? 0 } }
+    func release(_ slot: Int) { free.withLock { $0.append(slot) } }
+}
+
+/// A heap block of floats owned by ``Compute``'s scratch list.
+private final class ScratchBuffer: @unchecked Sendable {
+    let pointer: UnsafeMutablePointer<Float>
+    let capacity: Int
+    init(capacity: Int) {
+        self.capacity = max(capacity, 1)
+        pointer = .allocate(capacity: self.capacity)
+    }
+    deinit { pointer.deallocate() }
+}
+
+extension ProcessInfo {
+    /// The number of cores this process may use.
+    package static var activeCores: Int { max(1, ProcessInfo.processInfo.activeProcessorCount) }
+}
+
+import Foundation
+import Synchronization

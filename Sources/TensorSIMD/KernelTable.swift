@@ -1,0 +1,100 @@
+// One instruction set's kernels as a table of entry points, chosen once at load (run-time ISA dispatch).
+// The ISA targets (TensorAVX2, TensorAVX512) and the baseline build each instantiate the same generic bodies.
+
+/// The instruction-set tiers the kernels are compiled for.
+@usableFromInline package enum ISA: String, Sendable, CaseIterable {
+    /// The baseline target (x86-64 SSE2, arm64 NEON), multiply-then-add.
+    case portable
+    /// `-target-cpu haswell`: AVX2 + FMA, 256-bit vectors.
+    case avx2
+    /// `-target-cpu cascadelake`: AVX-512 F/CD/BW/DQ/VL + VNNI, 512-bit vectors.
+    case avx512
+}
+
+/// Entry points of one ISA tier.
+@usableFromInline package struct KernelTable: Sendable {
+    @usableFromInline package let isa: ISA
+    /// Columns per packed panel (two vectors): weights must be packed with this width.
+    @usableFromInline package let panelWidth: Int
+    /// The packed GEMM over a range of panels.
+    @usableFromInline package let gemm: @Sendable (GemmOperands, Range<Int>) -> Void
+    /// `(x, rows, cols, gamma, beta, eps, out)`
+    @usableFromInline package let layerNorm: @Sendable (UnsafePointer<Float>, Int, Int, UnsafePointer<Float>, UnsafePointer<Float>, Float,
+                                      UnsafeMutablePointer<Float>) -> Void
+    /// `(function, x, count)`, in place.
+    @usableFromInline package let pointwise: @Sendable (PointwiseFunction, UnsafeMutablePointer<Float>, Int) -> Void
+    /// `(x, rows, cols, ld, scale, causal)`, in place.
+    @usableFromInline package let softmax: @Sendable (UnsafeMutablePointer<Float>, Int, Int, Int, Float, Bool) -> Void
+    /// One attention head (see ``attentionHeadBody(_:_:)``).
+    @usableFromInline package let attention: @Sendable (AttentionOperands) -> Void
+    /// `(iterations) -> keep-alive value`: the tier's multiply-add throughput probe (20·|V| flops per iteration).
+    @usableFromInline package let peakProbe: @Sendable (Int) -> Float
+
+    @inlinable
+    package init(
+        isa: ISA, panelWidth: Int,
+        gemm: @escaping @Sendable (GemmOperands, Range<Int>) -> Void,
+        layerNorm: @escaping @Sendable (UnsafePointer<Float>, Int, Int, UnsafePointer<Float>, UnsafePointer<Float>, Float,
+                                        UnsafeMutablePointer<Float>) -> Void,
+        pointwise: @escaping @Sendable (PointwiseFunction, UnsafeMutablePointer<Float>, Int) -> Void,
+        softmax: @escaping @Sendable (UnsafeMutablePointer<Float>, Int, Int, Int, Float, Bool) -> Void,
+        attention: @escaping @Sendable (AttentionOperands) -> Void,
+        peakProbe: @escaping @Sendable (Int) -> Float
+    ) {
+        self.isa = isa
+        self.panelWidth = panelWidth
+        self.gemm = gemm
+        self.layerNorm = layerNorm
+        self.pointwise = pointwise
+        self.softmax = softmax
+        self.attention = attention
+        self.peakProbe = peakProbe
+    }
+}
+
+/// The kernels of one tier. Specialised (and compiled) in the module that defines `I`.
+@usableFromInline package enum Kernels<I: KernelISA> {
+    @inline(never)
+    @inlinable package static func gemm(_ g: GemmOperands, panels: Range<Int>) {
+        packedGemmBody(I.self, g, panels: panels)
+    }
+
+    @inline(never)
+    @inlinable package static func layerNorm(_ x: UnsafePointer<Float>, rows: Int, cols: Int, gamma: UnsafePointer<Float>,
+                                  beta: UnsafePointer<Float>, eps: Float, out: UnsafeMutablePointer<Float>) {
+        layerNormBody(I.self, x, rows: rows, cols: cols, gamma: gamma, beta: beta, eps: eps, out: out)
+    }
+
+    @inline(never)
+    @inlinable package static func pointwise(_ fn: PointwiseFunction, _ x: UnsafeMutablePointer<Float>, count: Int) {
+        pointwiseBody(I.self, fn, x, count: count)
+    }
+
+    @inline(never)
+    @inlinable package static func softmax(_ x: UnsafeMutablePointer<Float>, rows: Int, cols: Int, ld: Int, scale: Float, causal: Bool) {
+        softmaxBody(I.self, x, rows: rows, cols: cols, ld: ld, scale: scale, causal: causal)
+    }
+
+    @inline(never)
+    @inlinable package static func attention(_ h: AttentionOperands) {
+        attentionHeadBody(I.self, h)
+    }
+
+    @inline(never)
+    @inlinable package static func peakProbe(iterations: Int) -> Float {
+        peakProbeBody(I.self, iterations: iterations)
+    }
+
+    /// The table of this tier's entry points. For an ISA target's tag, call it only after the CPU check.
+    @inlinable
+    package static func table(_ isa: ISA) -> KernelTable {
+        KernelTable(
+            isa: isa, panelWidth: 2 * I.V.scalarCount,
+            gemm: { gemm($0, panels: $1) },
+            layerNorm: { layerNorm($0, rows: $1, cols: $2, gamma: $3, beta: $4, eps: $5, out: $6) },
+            pointwise: { pointwise($0, $1, count: $2) },
+            softmax: { softmax($0, rows: $1, cols: $2, ld: $3, scale: $4, causal: $5) },
+            attention: { attention($0) },
+            peakProbe: { peakProbe(iterations: $0) })
+    }
+}

@@ -1,0 +1,59 @@
+// The worker pool: every part runs exactly once whoever claims it, nested and concurrent jobs fall back to the
+// calling thread instead of deadlocking, and parked workers wake for the next job.
+
+import Synchronization
+import Testing
+import Tensor
+
+/// A counter parts can bump from any thread.
+final class Counter: Sendable {
+    let value = Atomic<Int>(0)
+    func bump() { value.add(1, ordering: .relaxed) }
+    var count: Int { value.load(ordering: .relaxed) }
+}
+
+struct WorkerPoolTests {
+    @Test("each part runs exactly once", arguments: [1, 2, 3, 5])
+    func partsRunOnce(_ threads: Int) {
+        let pool = WorkerPool(threads: threads)
+        for parts in [0, 1, 2, 7, 64, 1000] {
+            let counts = UnsafeMutablePointer<Int>.allocate(capacity: max(parts, 1))
+            counts.initialize(repeating: 0, count: max(parts, 1))
+            defer { counts.deallocate() }
+            pool.run(parts) { counts[$0] += 1 }   // disjoint writes: part i touches counts[i] only
+            #expect((0..<parts).allSatisfy { counts[$0] == 1 }, "threads \(threads), parts \(parts)")
+        }
+    }
+
+    @Test("a job started inside a part runs on that thread, without deadlock")
+    func nested() {
+        let pool = WorkerPool(threads: 2)
+        let total = Counter()
+        pool.run(4) { _ in
+            pool.run(3) { _ in total.bump() }
+        }
+        #expect(total.count == 12)
+    }
+
+    @Test("jobs from many threads at once all complete")
+    func concurrentCallers() async {
+        let pool = WorkerPool(threads: 2)
+        let total = Counter()
+        await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<16 {
+                group.addTask { for _ in 0..<50 { pool.run(8) { _ in total.bump() } } }
+            }
+        }
+        #expect(total.count == 16 * 50 * 8)
+    }
+
+    @Test("parked workers wake for a later job")
+    func wakesAfterParking() async throws {
+        let pool = WorkerPool(threads: 2)
+        let ran = Counter()
+        pool.run(2) { _ in ran.bump() }
+        try await Task.sleep(for: .milliseconds(50))   // far longer than the spin before parking
+        pool.run(64) { _ in ran.bump() }
+        #expect(ran.count == 66)
+    }
+}
