@@ -25,6 +25,7 @@ let package = Package(
         .library(name: "CLIPZeroShot", targets: ["CLIPZeroShot"]),
         .library(name: "VisionTransformer", targets: ["VisionTransformer"]),
         .library(name: "TextTransformer", targets: ["TextTransformer"]),
+        .library(name: "CLIPTokenizer", targets: ["CLIPTokenizer"]),
         .library(name: "Tensor", targets: ["Tensor"]),
     ],
     dependencies: [
@@ -32,13 +33,10 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
     ],
     targets: [
-        // System libraries (Debian: libopenblas-dev, zlib1g-dev).
+        // System library (Debian: libopenblas-dev).
         .systemLibrary(
             name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]),
-        .systemLibrary(
-            name: "CZlib", path: "Sources/CZlib",
-            providers: [.apt(["zlib1g-dev"])]),
 
         // stb_image / stb_image_write compiled from Debian libstb-dev's headers, with a libjpeg-exact JPEG back end.
         .target(name: "CSTBImage", path: "Sources/CSTBImage"),
@@ -53,10 +51,12 @@ let package = Package(
         .target(name: "Tensor", dependencies: ["CBLAS", "CCPUFeatures", "TensorSIMD"] + isaDependencies),
         .target(name: "CLIPCore", dependencies: ["Tensor", "TensorSIMD"]),
         .target(name: "VisionTransformer", dependencies: ["Tensor", "CLIPCore", "CSTBImage"]),
-        .target(
-            name: "TextTransformer", dependencies: ["Tensor", "CLIPCore", "CZlib"],
-            resources: [.copy("Resources")]),
-        .target(name: "CLIPZeroShot", dependencies: ["Tensor", "CLIPCore", "VisionTransformer", "TextTransformer"]),
+        .target(name: "TextTransformer", dependencies: ["Tensor", "CLIPCore"]),
+        // The tokenizer, with its vocabulary and text tables compiled in (no resource files to locate at run time).
+        .target(name: "CCLIPTokenizerData"),
+        .target(name: "CLIPTokenizer", dependencies: ["Tensor", "CCLIPTokenizerData"]),
+        .target(name: "CLIPZeroShot",
+                dependencies: ["Tensor", "CLIPCore", "VisionTransformer", "TextTransformer", "CLIPTokenizer"]),
 
         // The OpenAI-compatible HTTP server: its own target, so the libraries stay free of server dependencies.
         .target(

@@ -1,6 +1,6 @@
-// swift-tools-version: 6.1
+// swift-tools-version: 6.2
 // libFuzzer harness for ImageDecoder + ImagePreprocessor. A separate package so the main package keeps no
-// unsafeFlags; build and run commands are in README.md.
+// fuzzing flags out of its manifest; build and run commands are in README.md.
 import Foundation
 import PackageDescription
 

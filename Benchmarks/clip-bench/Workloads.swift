@@ -95,6 +95,8 @@ func workloads(weights dir: String, options: Options) throws {
     let jpeg = try options.jpeg.map { try readFile($0, limit: 64 << 20) } ?? encodeJPEG(syntheticImage(width: 3000, height: 2000))
     let e2e = try measure(max(3, n / 2)) { _ = try clip.classify(image: .data(jpeg), labels: labels) }
     let decodeOnly = try measure(max(3, n / 2)) { _ = try clip.decoder.decode(jpeg) }
+    let decoded = try clip.decoder.decode(jpeg)
+    let preprocessOnly = measure(max(3, n / 2)) { _ = model.vision.preprocess(decoded) }
     // stb_image's own JPEG path (its SSE2 IDCT, upsampling and colour conversion), which the decoder replaces
     // with libjpeg's arithmetic for exactness: the cost of being exact, measured in the same run.
     let decodeStb = measure(max(3, n / 2)) {
@@ -115,6 +117,7 @@ func workloads(weights dir: String, options: Options) throws {
         ("classify_warm_ms", warm.median * 1000),
         ("jpeg_6mp_end_to_end_ms", e2e.median * 1000),
         ("jpeg_6mp_decode_ms", decodeOnly.median * 1000),
+        ("jpeg_6mp_preprocess_ms", preprocessOnly.median * 1000),
         ("jpeg_6mp_decode_stb_builtin_ms", decodeStb.median * 1000),
         ("startup_to_first_result_s", Stats(samples: startup).median),
         ("startup_first_load_s", firstLoad),

@@ -305,7 +305,7 @@ final class InferenceEngine: Sendable {
 
     /// Decodes and preprocesses an encoded image: (3, S, S) float32, as the library feeds the vision tower.
     func pixelValues(_ bytes: [UInt8]) throws -> [Float] {
-        clip.model.vision.preprocessor(try decoder.decode(bytes))
+        clip.model.vision.preprocess(try decoder.decode(bytes))
     }
 
     func shutdown() { queue.close() }

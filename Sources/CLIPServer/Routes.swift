@@ -327,7 +327,8 @@ public struct APIResponder: HTTPResponder {
         let engine = server.engine
         let clip = server.clip
         let contextLength = clip.model.config.text.maxPositionEmbeddings
-        var tokens = texts.reduce(0) { $0 + min(clip.tokenizer.encode($1).count, contextLength) }
+        let tokenizer = try clip.tokenizer
+        var tokens = texts.reduce(0) { $0 + min(tokenizer.encode($1).count, contextLength) }
         tokens += images.count * clip.model.config.vision.numPositions
 
         // Room in the queue is claimed first, so a full server answers 503 before decoding anything. Texts go to

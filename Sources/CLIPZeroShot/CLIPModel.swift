@@ -2,6 +2,7 @@
 
 @_exported import CLIPCore
 @_exported import Tensor
+@_exported import CLIPTokenizer
 @_exported import TextTransformer
 @_exported import VisionTransformer
 

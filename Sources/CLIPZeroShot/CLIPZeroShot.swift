@@ -62,7 +62,15 @@ public final class CLIPZeroShot: Sendable {
     public static let defaultTemplate = "This is a photo of {}."
 
     public let model: CLIPModel
-    public let tokenizer: CLIPTokenizer
+    /// The tokenizer; when loading from a directory, the shared one, parsed in the background while the first
+    /// image is encoded (reading it waits for that parse).
+    public var tokenizer: CLIPTokenizer {
+        get throws {
+            if let given { return given }
+            return try CLIPTokenizer.shared()
+        }
+    }
+    private let given: CLIPTokenizer?
     public let decoder: ImageDecoder
     private let cache: EmbeddingCache
 
@@ -83,12 +91,11 @@ public final class CLIPZeroShot: Sendable {
     /// ```
     public convenience init(directory: String, options: LoadOptions = LoadOptions(), decoder: ImageDecoder = ImageDecoder(),
                             cacheCapacity: Int = 4096) throws {
-        // The tokenizer's vocabulary is parsed while the weights load.
-        let tokenizerReady = DispatchGroup()
-        DispatchQueue.global().async(group: tokenizerReady) { _ = try? CLIPTokenizer.shared() }
+        // The tokenizer's vocabulary is parsed in the background (the shared tokenizer's one-time initialisation):
+        // while the weights map and, in `classify`, while the image is encoded.
+        DispatchQueue.global().async { _ = try? CLIPTokenizer.shared() }
         let model = try CLIPModel(directory: directory, options: options)
-        tokenizerReady.wait()
-        try self.init(model: model, tokenizer: CLIPTokenizer.shared(), decoder: decoder, cacheCapacity: cacheCapacity)
+        self.init(model: model, tokenizer: nil, decoder: decoder, cacheCapacity: cacheCapacity)
     }
 
     /// Wraps an already-loaded model (e.g. towers loaded separately).
@@ -96,10 +103,14 @@ public final class CLIPZeroShot: Sendable {
     /// ```swift
     /// let clip = CLIPZeroShot(model: model, tokenizer: try .shared())
     /// ```
-    public init(model: CLIPModel, tokenizer: CLIPTokenizer, decoder: ImageDecoder = ImageDecoder(),
-                cacheCapacity: Int = 4096) {
+    public convenience init(model: CLIPModel, tokenizer: CLIPTokenizer, decoder: ImageDecoder = ImageDecoder(),
+                            cacheCapacity: Int = 4096) {
+        self.init(model: model, tokenizer: Optional(tokenizer), decoder: decoder, cacheCapacity: cacheCapacity)
+    }
+
+    private init(model: CLIPModel, tokenizer: CLIPTokenizer?, decoder: ImageDecoder, cacheCapacity: Int) {
         self.model = model
-        self.tokenizer = tokenizer
+        self.given = tokenizer
         self.decoder = decoder
         self.cache = EmbeddingCache(capacity: cacheCapacity)
     }
@@ -138,8 +149,9 @@ public final class CLIPZeroShot: Sendable {
         guard !labels.isEmpty else { throw CLIPError.noLabels }
         guard !templates.isEmpty else { throw CLIPError.noTemplates }
         if let i = labels.firstIndex(where: { $0.allSatisfy(\.isWhitespace) }) { throw CLIPError.emptyLabel(index: i) }
-        let classEmbeddings = try labelEmbeddings(labels, templates: templates)   // (L, D), normalised
+        // Images first: on a fresh load, the tokenizer finishes parsing meanwhile.
         let imageEmbeds = try imageEmbeddings(images, normalized: true)          // (N, D)
+        let classEmbeddings = try labelEmbeddings(labels, templates: templates)   // (L, D), normalised
         let d = imageEmbeds.shape[1]
         let scale = Float(exp(Double(model.logitScale)))
         var results: [[LabelScore]] = []
@@ -226,7 +238,7 @@ public final class CLIPZeroShot: Sendable {
         for start in stride(from: 0, to: images.count, by: CLIPZeroShot.imageBatch) {
             var pixels: [Float] = []
             let chunk = images[start..<min(start + CLIPZeroShot.imageBatch, images.count)]
-            for image in chunk { pixels.append(contentsOf: model.vision.preprocessor(try decode(image))) }
+            for image in chunk { pixels.append(contentsOf: model.vision.preprocess(try decode(image))) }
             let part = try model.vision.imageFeatures(pixels, batch: chunk.count)
             d = part.shape[1]
             storage.append(contentsOf: part.storage)
@@ -244,14 +256,15 @@ public final class CLIPZeroShot: Sendable {
     public func textEmbeddings(_ texts: [String], normalized: Bool = true) throws -> Tensor {
         guard !texts.isEmpty else { throw CLIPError.noInputs }
         let limit = model.config.text.maxPositionEmbeddings
+        let tok = try tokenizer
         // Bounded batches keep activation memory flat for any number of texts (10,000 labels use ~10 MB).
         var storage: [Float] = []
         var d = model.config.projectionDim
         for start in stride(from: 0, to: texts.count, by: CLIPZeroShot.textBatch) {
             let chunk = texts[start..<min(start + CLIPZeroShot.textBatch, texts.count)]
             let ids = chunk.map { text -> [Int] in
-                var t = tokenizer.encode(text)
-                if t.count > limit { t = Array(t.prefix(limit)); t[limit - 1] = tokenizer.endOfText }
+                var t = tok.encode(text)
+                if t.count > limit { t = Array(t.prefix(limit)); t[limit - 1] = tok.endOfText }
                 return t
             }
             let part = try model.text.textFeatures(ids)

@@ -113,6 +113,11 @@ public struct ImagePreprocessor: Sendable, Equatable {
     /// let chw = ImagePreprocessor()(image)   // count == 3 * 224 * 224
     /// ```
     public func callAsFunction(_ image: RGBImage) -> [Float] {
+        preprocess(image, parallel: { parts, body in for i in 0..<parts { body(i) } })
+    }
+
+    /// Preprocesses with the resize's rows split into parts that `parallel` runs (a model's thread pool).
+    package func preprocess(_ image: RGBImage, parallel: (Int, (Int) -> Void) -> Void) -> [Float] {
         let (rw, rh) = resizedSize(width: image.width, height: image.height)
         // Crop window in resized coordinates (transformers' center_crop: floor division; zero padding if smaller).
         let (ch, cw) = doCenterCrop ? (cropHeight, cropWidth) : (rh, rw)
@@ -122,7 +127,7 @@ public struct ImagePreprocessor: Sendable, Equatable {
         // Resample only the rows/columns of the resized image that land in the crop.
         let rows = max(0, top)..<min(rh, top + ch)
         let cols = max(0, left)..<min(rw, left + cw)
-        let resized = PILResize.resize(image, toWidth: rw, height: rh, rows: rows, cols: cols)
+        let resized = PILResize.resize(image, toWidth: rw, height: rh, rows: rows, cols: cols, parallel: parallel)
         // resized: (rows.count, cols.count, 3) uint8 of the window.
         var out = [Float](repeating: 0, count: 3 * ch * cw)
         let scale = doRescale ? rescaleFactor : 1.0
@@ -167,24 +172,34 @@ enum PILResize {
         return 0
     }
 
-    /// Fixed-point coefficients for output indices `range` of a resize from `inSize` to `outSize`.
-    static func coefficients(inSize: Int, outSize: Int, range: Range<Int>) -> (bounds: [(Int, Int)], kk: [[Int32]]) {
+    /// Fixed-point coefficients for output indices `range` of a resize from `inSize` to `outSize`, flattened:
+    /// output `i` uses `count[i]` source pixels from `start[i]`, with weights `weights[i·stride ..< i·stride + count[i]]`.
+    struct Coefficients {
+        var start: [Int] = []
+        var count: [Int] = []
+        var weights: [Int32] = []
+        var stride = 0
+    }
+
+    static func coefficients(inSize: Int, outSize: Int, range: Range<Int>) -> Coefficients {
         let scale = Double(inSize) / Double(outSize)
         let filterscale = max(scale, 1.0)
         let support = 2.0 * filterscale
-        var bounds: [(Int, Int)] = []
-        var kk: [[Int32]] = []
-        bounds.reserveCapacity(range.count)
-        kk.reserveCapacity(range.count)
-        for xx in range {
+        var c = Coefficients()
+        c.stride = Int(support.rounded(.up)) * 2 + 1
+        c.start.reserveCapacity(range.count)
+        c.count.reserveCapacity(range.count)
+        c.weights = [Int32](repeating: 0, count: range.count * c.stride)
+        var k = [Double](repeating: 0, count: c.stride)
+        let one = Double(1 << precisionBits)
+        for (i, xx) in range.enumerated() {
             let center = (Double(xx) + 0.5) * scale
             let ss = 1.0 / filterscale
             var xmin = Int(center - support + 0.5)   // C cast: truncation toward zero
             if xmin < 0 { xmin = 0 }
             var xmax = Int(center + support + 0.5)
             if xmax > inSize { xmax = inSize }
-            let n = max(0, xmax - xmin)
-            var k = [Double](repeating: 0, count: n)
+            let n = min(max(0, xmax - xmin), c.stride)
             var ww = 0.0
             for x in 0..<n {
                 let w = bicubic((Double(x + xmin) - center + 0.5) * ss)
@@ -192,11 +207,11 @@ enum PILResize {
                 ww += w
             }
             if ww != 0 { for x in 0..<n { k[x] /= ww } }
-            let one = Double(1 << precisionBits)
-            kk.append(k.map { $0 < 0 ? Int32(-0.5 + $0 * one) : Int32(0.5 + $0 * one) })
-            bounds.append((xmin, n))
+            for x in 0..<n { c.weights[i * c.stride + x] = k[x] < 0 ? Int32(-0.5 + k[x] * one) : Int32(0.5 + k[x] * one) }
+            c.start.append(xmin)
+            c.count.append(n)
         }
-        return (bounds, kk)
+        return c
     }
 
     @inline(__always)
@@ -207,76 +222,81 @@ enum PILResize {
     }
 
     /// Resizes `image` to `width`×`height` but computes only `rows` × `cols` of the result.
-    /// Returns that window as interleaved RGB8.
-    static func resize(_ image: RGBImage, toWidth width: Int, height: Int, rows: Range<Int>, cols: Range<Int>) -> [UInt8] {
+    /// Returns that window as interleaved RGB8. Large images split the horizontal pass over the cores.
+    static func resize(_ image: RGBImage, toWidth width: Int, height: Int, rows: Range<Int>, cols: Range<Int>,
+                       parallel: (Int, (Int) -> Void) -> Void) -> [UInt8] {
         let inW = image.width, inH = image.height
         guard !rows.isEmpty, !cols.isEmpty else { return [] }
         let needH = width != inW
         let needV = height != inH
-        let src = image.pixels
         // Vertical coefficients decide which source rows the horizontal pass must produce.
         let vert = needV ? coefficients(inSize: inH, outSize: height, range: rows) : nil
-        let firstRow = vert.map { v in v.bounds.map(\.0).min() ?? 0 } ?? rows.lowerBound
-        let lastRow = vert.map { v in v.bounds.map { $0.0 + $0.1 }.max() ?? 0 } ?? rows.upperBound
-        // Horizontal pass over source rows firstRow..<lastRow, producing only `cols`.
+        let firstRow = vert.map { v in v.start.min() ?? 0 } ?? rows.lowerBound
+        let lastRow = vert.map { v in zip(v.start, v.count).map { $0 + $1 }.max() ?? 0 } ?? rows.upperBound
+        let tmpRows = max(lastRow - firstRow, 0)
         let tmpW = cols.count
-        var tmp: [UInt8]
-        if needH {
-            let hor = coefficients(inSize: inW, outSize: width, range: cols)
-            let tmpRows = lastRow - firstRow
-            tmp = [UInt8](repeating: 0, count: max(tmpRows, 0) * tmpW * 3)
-            let half = 1 << (precisionBits - 1)
-            src.withUnsafeBufferPointer { s in
-                tmp.withUnsafeMutableBufferPointer { t in
+        let half = 1 << (precisionBits - 1)
+        // Horizontal pass over source rows firstRow..<lastRow, producing only `cols`.
+        var tmp = [UInt8](repeating: 0, count: tmpRows * tmpW * 3)
+        image.pixels.withUnsafeBufferPointer { source in
+            tmp.withUnsafeMutableBufferPointer { target in
+                guard let src = source.baseAddress, let dst = target.baseAddress else { return }
+                if !needH {
                     for y in 0..<tmpRows {
-                        let rowBase = (y + firstRow) * inW * 3
-                        for xi in 0..<tmpW {
-                            let (xmin, n) = hor.bounds[xi]
-                            let k = hor.kk[xi]
-                            var s0 = half, s1 = half, s2 = half
-                            var p = rowBase + xmin * 3
-                            for x in 0..<n {
-                                let w = Int(k[x])
-                                s0 += Int(s[p]) * w
-                                s1 += Int(s[p + 1]) * w
-                                s2 += Int(s[p + 2]) * w
-                                p += 3
+                        (dst + y * tmpW * 3).update(from: src + ((y + firstRow) * inW + cols.lowerBound) * 3, count: tmpW * 3)
+                    }
+                    return
+                }
+                let hor = coefficients(inSize: inW, outSize: width, range: cols)
+                hor.weights.withUnsafeBufferPointer { kw in
+                    guard let kBase = kw.baseAddress else { return }
+                    // Rows in parts of ~64 (disjoint output rows), for the caller's threads.
+                    let parts = tmpRows * tmpW * hor.stride >= 1 << 20 ? (tmpRows + 63) / 64 : 1
+                    parallel(parts) { part in
+                        for y in (tmpRows * part / parts)..<(tmpRows * (part + 1) / parts) {
+                            let row = src + (y + firstRow) * inW * 3
+                            var o = dst + y * tmpW * 3
+                            for xi in 0..<tmpW {
+                                let k = kBase + xi * hor.stride
+                                var p = row + hor.start[xi] * 3
+                                var s0 = half, s1 = half, s2 = half
+                                for x in 0..<hor.count[xi] {
+                                    let w = Int(k[x])
+                                    s0 &+= Int(p[0]) &* w
+                                    s1 &+= Int(p[1]) &* w
+                                    s2 &+= Int(p[2]) &* w
+                                    p += 3
+                                }
+                                o[0] = clip8(s0); o[1] = clip8(s1); o[2] = clip8(s2)
+                                o += 3
                             }
-                            let o = (y * tmpW + xi) * 3
-                            t[o] = clip8(s0); t[o + 1] = clip8(s1); t[o + 2] = clip8(s2)
                         }
                     }
                 }
             }
-        } else {
-            // No horizontal resampling: copy the needed columns of the needed rows.
-            let tmpRows = lastRow - firstRow
-            tmp = [UInt8](repeating: 0, count: tmpRows * tmpW * 3)
-            for y in 0..<tmpRows {
-                let s = ((y + firstRow) * inW + cols.lowerBound) * 3
-                let d = y * tmpW * 3
-                tmp.replaceSubrange(d..<(d + tmpW * 3), with: src[s..<(s + tmpW * 3)])
-            }
         }
         guard let vert else { return tmp }   // rows == firstRow..<lastRow already
+        // Vertical pass: each output row is a weighted sum of whole tmp rows.
         var out = [UInt8](repeating: 0, count: rows.count * tmpW * 3)
-        let half = 1 << (precisionBits - 1)
         tmp.withUnsafeBufferPointer { t in
             out.withUnsafeMutableBufferPointer { o in
-                for yi in 0..<rows.count {
-                    let (ymin, n) = vert.bounds[yi]
-                    let k = vert.kk[yi]
-                    for x in 0..<tmpW {
-                        var s0 = half, s1 = half, s2 = half
-                        for y in 0..<n {
-                            let w = Int(k[y])
-                            let p = ((ymin - firstRow + y) * tmpW + x) * 3
-                            s0 += Int(t[p]) * w
-                            s1 += Int(t[p + 1]) * w
-                            s2 += Int(t[p + 2]) * w
+                vert.weights.withUnsafeBufferPointer { kw in
+                    guard let tBase = t.baseAddress, let oBase = o.baseAddress, let kBase = kw.baseAddress else { return }
+                    let width3 = tmpW * 3
+                    var sums = [Int](repeating: 0, count: width3)
+                    sums.withUnsafeMutableBufferPointer { acc in
+                        guard let a = acc.baseAddress else { return }
+                        for yi in 0..<rows.count {
+                            a.update(repeating: half, count: width3)
+                            let k = kBase + yi * vert.stride
+                            for y in 0..<vert.count[yi] {
+                                let w = Int(k[y])
+                                let line = tBase + (vert.start[yi] - firstRow + y) * width3
+                                for x in 0..<width3 { a[x] &+= Int(line[x]) &* w }
+                            }
+                            let dst = oBase + yi * width3
+                            for x in 0..<width3 { dst[x] = clip8(a[x]) }
                         }
-                        let d = (yi * tmpW + x) * 3
-                        o[d] = clip8(s0); o[d + 1] = clip8(s1); o[d + 2] = clip8(s2)
                     }
                 }
             }

@@ -135,6 +135,15 @@ public struct VisionTransformer: Sendable {
         try root.checkAllConsumed(under: ["vision_model.", "visual_projection."])
     }
 
+    /// ``preprocessor`` applied to `image`, its resize spread over this tower's threads.
+    ///
+    /// ```swift
+    /// let pixels = vision.preprocess(try ImageDecoder().decode(path: "cat.jpg"))   // 3·224·224 floats
+    /// ```
+    public func preprocess(_ image: RGBImage) -> [Float] {
+        preprocessor.preprocess(image, parallel: encoder.compute.parallel)
+    }
+
     /// Projected image features (`get_image_features`) for `batch` images of preprocessed pixels.
     ///
     /// ```swift

@@ -93,7 +93,8 @@ struct EmbeddingsTests {
             let got = embeddings(body)
             #expect(maxDifference(got, expected) == 0)
             for row in got { #expect(abs(row.reduce(0) { $0 + $1 * $1 } - 1) < 1e-5, "L2-normalised") }
-            let tokens = texts.reduce(0) { $0 + clip.tokenizer.encode($1).count }
+            let tokenizer = try clip.tokenizer
+            let tokens = texts.reduce(0) { $0 + tokenizer.encode($1).count }
             let usage = try #require(body["usage"] as? [String: Int])
             #expect(usage == ["prompt_tokens": tokens, "total_tokens": tokens])
 

@@ -52,7 +52,7 @@ struct FacadeTests {
         #expect(first == second)
         #expect(fresh.cachedPromptCount == labels().count)
         // A tiny cache still gives the same answers (entries are evicted and recomputed).
-        let tiny = CLIPZeroShot(model: fresh.model, tokenizer: fresh.tokenizer, cacheCapacity: 2)
+        let tiny = CLIPZeroShot(model: fresh.model, tokenizer: try fresh.tokenizer, cacheCapacity: 2)
         #expect(try tiny.classify(image: image, labels: labels()) == first)
         #expect(tiny.cachedPromptCount <= 2)
     }

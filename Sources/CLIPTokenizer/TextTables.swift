@@ -105,27 +105,12 @@ struct TextTables: Sendable {
     }
 }
 
-/// Locates and reads the tokenizer's bundled resources.
-enum TokenizerResources {
-    static func data(_ name: String, _ ext: String) throws -> [UInt8] {
-        guard let url = Bundle.module.url(forResource: name, withExtension: ext, subdirectory: "Resources")
-                ?? Bundle.module.url(forResource: name, withExtension: ext) else {
-            throw TokenizerError.missingResource("\(name).\(ext)")
-        }
-        do { return [UInt8](try Data(contentsOf: url)) } catch {
-            throw TokenizerError.missingResource("\(url.path): \(error)")
-        }
-    }
-}
-
-/// Tokenizer set-up errors (the bundled resources are missing or damaged).
+/// Tokenizer set-up errors (the compiled-in data is inconsistent: a build problem, never user input).
 public enum TokenizerError: Error, Equatable, CustomStringConvertible {
-    case missingResource(String)
     case corruptResource(String)
     public var description: String {
         switch self {
-        case .missingResource(let r): return "tokenizer resource not found: \(r)"
-        case .corruptResource(let r): return "tokenizer resource is damaged: \(r)"
+        case .corruptResource(let r): return "tokenizer data is damaged: \(r)"
         }
     }
 }

@@ -1,6 +1,7 @@
 // OpenAI CLIP's tokenizer (open_clip SimpleTokenizer, clean="lower"): clean → split → byte-level BPE,
 // wrapped in <start_of_text> … <end_of_text> and truncated to the 77-token context.
 
+import CCLIPTokenizerData
 import Tensor
 
 /// The CLIP tokenizer with its vocabulary bundled in the package (no files needed at run time).
@@ -36,16 +37,23 @@ public final class CLIPTokenizer: Sendable {
     /// let tok = try CLIPTokenizer(contextLength: 77)
     /// ```
     public init(contextLength: Int = 77) throws {
-        let merges = try gunzip(try TokenizerResources.data("bpe_simple_vocab_16e6.txt", "gz"))
+        // The merges and tables are compiled in (Tools/gen_tokenizer_data.py): no resource files to find.
+        let count = Int(clip_bpe_merge_count())
+        guard let data = clip_bpe_merges(), let tableBytes = clip_text_tables_json() else {
+            throw TokenizerError.corruptResource("no compiled-in data")
+        }
+        let triples = (0..<count).map { (data[3 * $0], data[3 * $0 + 1], data[3 * $0 + 2]) }
         let specials = ["<start_of_text>", "<end_of_text>"]
-        bpe = try BytePairEncoder(mergesFile: merges, specialTokens: specials)
+        bpe = try BytePairEncoder(triples: triples, specialTokens: specials)
         let tablesJSON: JSONValue
-        do { tablesJSON = try JSONValue.parse(try TokenizerResources.data("text-tables", "json")) } catch {
-            throw TokenizerError.corruptResource("text-tables.json: \(error)")
+        do {
+            tablesJSON = try JSONValue.parse(UnsafeBufferPointer(start: tableBytes, count: Int(clip_text_tables_json_length())))
+        } catch {
+            throw TokenizerError.corruptResource("text tables: \(error)")
         }
         let tables = TextTables(json: tablesJSON)
         cleaner = TextCleaner(tables: tables)
-        guard let sot = bpe.id(of: specials[0]), let eot = bpe.id(of: specials[1]) else {
+        guard let sot = bpe.id(ofSpecial: specials[0]), let eot = bpe.id(ofSpecial: specials[1]) else {
             throw TokenizerError.corruptResource("special tokens missing from the vocabulary")
         }
         startOfText = sot

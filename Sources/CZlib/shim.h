@@ -1,2 +1,0 @@
-// zlib (Debian zlib1g-dev): used to inflate the bundled gzip BPE vocabulary.
-#include <zlib.h>
