@@ -8,9 +8,16 @@ import PackageDescription
 // build runs anywhere. SwiftPM 6.2 accepts these unsafeFlags in a package used as a versioned dependency.
 #if arch(x86_64)
 let isaTargets: [Target] = [
-    .target(name: "TensorAVX2", dependencies: ["TensorSIMD", "KernelIntrinsics"], swiftSettings: [.unsafeFlags(["-target-cpu", "haswell"])]),
-    .target(name: "TensorAVX512", dependencies: ["TensorSIMD", "KernelIntrinsics"],
+    .target(name: "TensorAVX2", dependencies: ["TensorSIMD", "KernelIntrinsics", "AVX2Intrinsics"],
+            swiftSettings: [.unsafeFlags(["-target-cpu", "haswell"])]),
+    .target(name: "TensorAVX512", dependencies: ["TensorSIMD", "KernelIntrinsics", "AVX512Intrinsics"],
             swiftSettings: [.unsafeFlags(["-target-cpu", "cascadelake"])]),
+    // The int8 dot-product instructions, from the compiler's Builtin module; compiled for the same CPUs, since an
+    // AVX intrinsic is a compile error for any other target.
+    .target(name: "AVX2Intrinsics",
+            swiftSettings: [.enableExperimentalFeature("BuiltinModule"), .unsafeFlags(["-target-cpu", "haswell"])]),
+    .target(name: "AVX512Intrinsics",
+            swiftSettings: [.enableExperimentalFeature("BuiltinModule"), .unsafeFlags(["-target-cpu", "cascadelake"])]),
 ]
 let isaDependencies: [Target.Dependency] = ["TensorAVX2", "TensorAVX512"]
 #else

@@ -18,6 +18,8 @@ struct Options {
     var phases: String?
     var jpeg: String?
     var soak: Int?
+    var agreement: (String, String)?
+    var images: String?
     /// Prepared-weights cache directory ("" disables it).
     var cache = NSTemporaryDirectory() + "/clip-bench-prepared"
 
@@ -29,6 +31,7 @@ struct Options {
 let usage = """
     usage: clip-bench [--weights DIR] [--backend NAME] [--threads N] [--json] [--iterations N] [--jpeg FILE]
            clip-bench --matmul | --profile | --phases DIR | --soak N --weights DIR
+           clip-bench --agreement DIR_A DIR_B --images DIR   (embedding cosines of two checkpoints)
     Without --weights, random weights of the exact ViT-B/32 shape are generated (cached in $TMPDIR).
     --backend defaults to $CLIP_BACKEND, else automatic; --threads to $CLIP_THREADS, else every core.
     --cache DIR holds prepared (packed) weights (default $TMPDIR/clip-bench-prepared; --cache "" disables it).
@@ -74,6 +77,8 @@ func parseOptions() -> Options {
             o.backend = b
         case "--threads": guard let n = Int(value(a)), n > 0 else { fail("--threads needs a positive count") }; o.threads = n
         case "--cache": o.cache = value(a)
+        case "--agreement": let first = value(a); o.agreement = (first, value(a))
+        case "--images": o.images = value(a)
         case "--probe": o.probe = value(a)
         case "--probe-image": o.probeImage = value(a)
         case "-h", "--help": print(usage); exit(0)
@@ -98,7 +103,10 @@ func weightsDirectory(_ options: Options) throws -> String {
 
 let options = parseOptions()
 do {
-    if let dir = options.probe {
+    if let (a, b) = options.agreement {
+        guard let images = options.images else { fail("--agreement needs --images DIR") }
+        try agreement(a, b, images: images, options: options)
+    } else if let dir = options.probe {
         try startupProbe(dir, options: options)
     } else if let calls = options.soak {
         guard let dir = options.weights else { fail("--soak needs --weights DIR") }

@@ -91,6 +91,51 @@ public struct EncoderConfig: Sendable, Equatable {
     public var headDim: Int { hiddenSize / numAttentionHeads }
 }
 
+/// The `quantization_config` of an int8 checkpoint: every encoder layer's linear weights are I8 with one F32 scale
+/// per output row (`<key>_scale`), the token embedding likewise per vocabulary row; activations are quantized per
+/// row at run time.
+///
+/// ```swift
+/// if let q = config.quantization { print(q.method) }   // "swift-clip-int8"
+/// ```
+public struct QuantizationConfig: Sendable, Equatable {
+    /// The only method this package reads and writes.
+    public static let method = "swift-clip-int8"
+    /// The format version this package reads and writes.
+    public static let formatVersion = 1
+
+    public var method = QuantizationConfig.method
+    public var formatVersion = QuantizationConfig.formatVersion
+
+    public init() {}
+
+    /// Reads the JSON object; an unknown method or version is an error naming the field.
+    public init(json: JSONValue, source: String) throws {
+        guard json.objectValue != nil else {
+            throw ConfigError.wrongType(file: source, field: "quantization_config", expected: "an object", found: json.kindName)
+        }
+        guard let m = json["quant_method"]?.stringValue else {
+            throw ConfigError.wrongType(file: source, field: "quantization_config.quant_method", expected: "a string",
+                                        found: json["quant_method"]?.kindName ?? "nothing")
+        }
+        guard m == QuantizationConfig.method else {
+            throw ConfigError.invalidValue(file: source, field: "quantization_config.quant_method", value: m,
+                                           reason: "only \"\(QuantizationConfig.method)\" (written by `clip quantize`) is supported")
+        }
+        let version = json["format_version"]?.intValue ?? -1
+        guard version == QuantizationConfig.formatVersion else {
+            throw ConfigError.invalidValue(file: source, field: "quantization_config.format_version", value: String(version),
+                                           reason: "must be \(QuantizationConfig.formatVersion)")
+        }
+    }
+
+    /// The JSON object written into config.json.
+    public var json: String {
+        "{\"quant_method\": \"\(method)\", \"format_version\": \(formatVersion), "
+            + "\"weights\": \"int8 symmetric per output row\", \"activations\": \"int8 symmetric per row, dynamic\"}"
+    }
+}
+
 /// A whole CLIP model's configuration (`config.json` of a Hugging Face CLIP checkpoint).
 ///
 /// ```swift
@@ -102,6 +147,8 @@ public struct CLIPConfig: Sendable, Equatable {
     public var vision = CLIPVisionConfig()
     public var projectionDim = 512
     public var logitScaleInitValue: Float = 2.6592
+    /// Set for an int8 checkpoint written by `clip quantize` (`quantization_config` in config.json).
+    public var quantization: QuantizationConfig?
 
     /// transformers' defaults.
     public init() {}
@@ -170,6 +217,9 @@ public struct CLIPConfig: Sendable, Equatable {
         vision.patchSize = try r.int(v, "patch_size", default: vision.patchSize, prefix: vp)
         vision.hiddenAct = try r.activation(v, "hidden_act", default: vision.hiddenAct, prefix: vp)
         vision.layerNormEps = try r.float(v, "layer_norm_eps", default: vision.layerNormEps, prefix: vp)
+        if let q = json["quantization_config"], !q.isNull {
+            quantization = try QuantizationConfig(json: q, source: source)
+        }
         try validate(source: source, textPrefix: tp, visionPrefix: vp)
     }
 

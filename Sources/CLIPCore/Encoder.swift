@@ -41,9 +41,20 @@ public struct LinearWeights: Sendable {
     /// ```swift
     /// let fc1 = try LinearWeights(reader.scoped("fc1"), inFeatures: 768, outFeatures: 3072, compute: compute)
     /// ```
-    public init(_ reader: WeightReader, inFeatures: Int, outFeatures: Int, bias: Bool = true, compute: Compute) throws {
+    /// An encoder layer's weight (`quantizable`) is I8 in an int8 checkpoint; the patch embedding and the
+    /// projections stay in floating point.
+    public init(_ reader: WeightReader, inFeatures: Int, outFeatures: Int, bias: Bool = true, quantizable: Bool = false,
+                compute: Compute) throws {
         let b = bias ? try reader.parameter("bias", shape: [outFeatures]) : nil
         let shape = [outFeatures, inFeatures]
+        if quantizable, try reader.isQuantized("weight") {
+            self.init(weight: try LoadTimeLayout.int8Weight(reader, key: "weight", outFeatures: outFeatures, inFeatures: inFeatures,
+                                                            sources: ["weight"], compute: compute) {
+                let (q, scales) = try reader.quantized("weight", shape: shape)
+                return (UnsafeMutablePointer(mutating: q), scales.pointer, {})
+            }, bias: b)
+            return
+        }
         try self.init(reader, key: "weight", outFeatures: outFeatures, inFeatures: inFeatures, sources: [("weight", shape)],
                       bias: b, compute: compute) {
             try reader.parameter("weight", shape: shape)
@@ -73,7 +84,12 @@ public struct LinearWeights: Sendable {
 
     /// Prepares an already loaded `[out, in]` weight for `compute`'s backend (see ``LoadTimeLayout``).
     public init(weight: Parameter, bias: Parameter?, compute: Compute) {
-        self.weight = LoadTimeLayout.matmulWeight(weight, compute: compute)
+        self.init(weight: LoadTimeLayout.matmulWeight(weight, compute: compute), bias: bias)
+    }
+
+    /// Wraps a weight already in the backend's layout.
+    package init(weight: MatmulWeight, bias: Parameter?) {
+        self.weight = weight
         self.bias = bias
     }
 
@@ -102,12 +118,22 @@ public struct CLIPAttention: Sendable {
         let c = config.hiddenSize
         let biases = try ["q_proj", "k_proj", "v_proj"].map { try reader.parameter($0 + ".bias", shape: [c]) }
         let names = ["q_proj.weight", "k_proj.weight", "v_proj.weight"]
+        if try reader.isQuantized(names[0]) {
+            let weight = try LoadTimeLayout.int8Weight(reader, key: "qkv_proj.weight", outFeatures: 3 * c, inFeatures: c,
+                                                       sources: names, compute: compute) {
+                let parts = try names.map { try reader.quantized($0, shape: [c, c]) }
+                let (q, scales) = LoadTimeLayout.fuseQKV(int8: parts.map(\.values), scales: parts.map(\.scales), rows: c, columns: c)
+                return (q, UnsafePointer(scales), { q.deallocate(); scales.deallocate() })
+            }
+            qkv = LinearWeights(weight: weight, bias: LoadTimeLayout.concatenate(biases))
+        } else {
         qkv = try LinearWeights(reader, key: "qkv_proj.weight", outFeatures: 3 * c, inFeatures: c,
                                 sources: names.map { ($0, [c, c]) }, bias: LoadTimeLayout.concatenate(biases),
                                 compute: compute) {
             LoadTimeLayout.fuseQKV(try names.map { try reader.parameter($0, shape: [c, c]) })
         }
-        outProj = try LinearWeights(reader.scoped("out_proj"), inFeatures: c, outFeatures: c, compute: compute)
+        }
+        outProj = try LinearWeights(reader.scoped("out_proj"), inFeatures: c, outFeatures: c, quantizable: true, compute: compute)
         numHeads = config.numAttentionHeads
         headDim = config.headDim
         scale = 1 / Float(headDim).squareRoot()
@@ -127,9 +153,9 @@ public struct CLIPMLP: Sendable {
     /// ```
     public init(_ reader: WeightReader, config: EncoderConfig, compute: Compute) throws {
         fc1 = try LinearWeights(reader.scoped("fc1"), inFeatures: config.hiddenSize, outFeatures: config.intermediateSize,
-                                compute: compute)
+                                quantizable: true, compute: compute)
         fc2 = try LinearWeights(reader.scoped("fc2"), inFeatures: config.intermediateSize, outFeatures: config.hiddenSize,
-                                compute: compute)
+                                quantizable: true, compute: compute)
         activation = config.activation
     }
 }

@@ -20,6 +20,43 @@ public enum LoadTimeLayout {
         }
     }
 
+    /// An int8 weight of an int8 checkpoint as the int8 GEMM uses it: from the prepared-weights cache when it holds
+    /// it (`sources`, each an I8 tensor with its `_scale`, are then only shape-checked), else built by `make` (which
+    /// returns the `[out, in]` int8 matrix, its per-row scales, and how to free them), packed and recorded.
+    package static func int8Weight(
+        _ reader: WeightReader, key: String, outFeatures n: Int, inFeatures k: Int, sources: [String], compute: Compute,
+        make: () throws -> (UnsafeMutablePointer<Int8>, UnsafePointer<Float>, () -> Void)
+    ) throws -> MatmulWeight {
+        let nr = compute.kernels.panelWidth
+        let rows = n / max(sources.count, 1)
+        if let cached = reader.prepared?.quantized(reader.key(key), outFeatures: n, inFeatures: k, panelWidth: nr) {
+            for name in sources {
+                try reader.declare(name, shape: [rows, k])
+                try reader.declare(name + "_scale", shape: [rows])
+            }
+            return .int8(cached)
+        }
+        let (q, scales, free) = try make()
+        defer { free() }
+        let weight = compute.prepareQuantized(q, scales: scales, outFeatures: n, inFeatures: k)
+        if case .int8(let packed) = weight { reader.prepared?.record(reader.key(key), packed) }
+        for name in sources { reader.release(name) }
+        return weight
+    }
+
+    /// ``fuseQKV(_:)`` for int8 weights: stacks `rows × columns` int8 matrices and their per-row scales. The caller
+    /// deallocates both results.
+    package static func fuseQKV(int8 parts: [UnsafePointer<Int8>], scales: [Parameter], rows: Int, columns: Int)
+        -> (UnsafeMutablePointer<Int8>, UnsafeMutablePointer<Float>) {
+        let q = UnsafeMutablePointer<Int8>.allocate(capacity: parts.count * rows * columns)
+        let s = UnsafeMutablePointer<Float>.allocate(capacity: parts.count * rows)
+        for (i, part) in parts.enumerated() {
+            (q + i * rows * columns).initialize(from: part, count: rows * columns)
+            (s + i * rows).initialize(from: scales[i].pointer, count: rows)
+        }
+        return (q, s)
+    }
+
     /// Concatenates vectors (the q, k and v biases, matching ``fuseQKV(_:)``).
     public static func concatenate(_ parts: [Parameter]) -> Parameter {
         Parameter(shape: [parts.reduce(0) { $0 + $1.count }]) { dst in

@@ -49,8 +49,8 @@ public struct CLIPModel: Sendable {
         let prepared = options.preparedWeightsDirectory.flatMap { dir in
             compute.packsWeights ? PreparedWeights(directory: dir, source: file, compute: compute) : nil
         }
-        try self.init(config: config, weights: WeightReader(file: file, prepared: prepared), preprocessor: pre,
-                      compute: compute)
+        try self.init(config: config, weights: WeightReader(file: file, prepared: prepared, quantized: config.quantization != nil),
+                      preprocessor: pre, compute: compute)
         prepared?.save()
         preparedWeights = prepared?.state ?? .disabled
         preparedWeightsProblem = prepared?.problem

@@ -16,12 +16,15 @@ public enum MatmulWeight: Sendable {
     case dense(Parameter)
     /// Packed into panels at load (the packed backends).
     case packed(PackedWeight)
+    /// Quantized to int8 per output column (an int8 checkpoint), for the int8 GEMM.
+    case int8(QuantizedWeight)
 
     /// `(out, in)`.
     public var shape: (outFeatures: Int, inFeatures: Int) {
         switch self {
         case .dense(let p): return (p.shape[0], p.count / max(p.shape[0], 1))
         case .packed(let p): return (p.outFeatures, p.inFeatures)
+        case .int8(let q): return (q.outFeatures, q.inFeatures)
         }
     }
 }
@@ -91,6 +94,13 @@ public final class Compute: Sendable {
                                     pool: pool))
     }
 
+    /// Packs an int8 `[out, in]` weight and its per-row scales for this backend's int8 GEMM.
+    package func prepareQuantized(_ q: UnsafePointer<Int8>, scales: UnsafePointer<Float>, outFeatures: Int,
+                                  inFeatures: Int) -> MatmulWeight {
+        .int8(QuantizedWeight(packing: q, scales: scales, outFeatures: outFeatures, inFeatures: inFeatures,
+                              panelWidth: kernels.panelWidth, pool: pool))
+    }
+
     // MARK: Operations
 
     /// `out = epilogue(x · Wᵀ + b)` for `rows` rows; ``GemmEpilogue/accumulate`` adds to `out` (the residual).
@@ -117,6 +127,8 @@ public final class Compute: Sendable {
                 let gemm = kernels.gemm
                 pool.run(parts) { part in gemm(g, (panels * part / parts)..<(panels * (part + 1) / parts)) }
             }
+        case .int8(let w):
+            linearInt8(x, rows: rows, weight: w, bias: bias, out: out, epilogue: epilogue)
         case .dense(let w):
             // OpenBLAS, then the epilogue as separate passes.
             let target = epilogue == .accumulate ? UnsafeMutablePointer<Float>.allocate(capacity: rows * n) : out
@@ -140,6 +152,38 @@ public final class Compute: Sendable {
                 if epilogue == .accumulate { addInPlace(out + r * n, row, count: n) }
             }
             if case .activation(let kind) = epilogue { kernels.pointwise(.activation(kind), target, rows * n) }
+        }
+    }
+
+    /// The int8 path of ``linear(_:rows:weight:bias:out:epilogue:)``: x is quantized per row, then the int8 GEMM
+    /// runs over the panels with the dequantisation, bias and epilogue fused.
+    private func linearInt8(_ x: UnsafePointer<Float>, rows: Int, weight w: QuantizedWeight, bias: UnsafePointer<Float>?,
+                            out: UnsafeMutablePointer<Float>, epilogue: GemmEpilogue) {
+        let n = w.outFeatures, k = w.inFeatures, nr = w.panelWidth
+        let blocks = (rows + 5) / 6
+        let blockFloats = blocks * w.groups * 6   // bytes / 4
+        withScratch(blockFloats + rows + w.panels * nr) { scratch in
+            let a = UnsafeMutableRawPointer(scratch).assumingMemoryBound(to: UInt8.self)
+            let rowScales = scratch + blockFloats
+            let paddedBias = rowScales + rows
+            if let bias {
+                paddedBias.update(from: bias, count: n)
+                (paddedBias + n).update(repeating: 0, count: w.panels * nr - n)
+            }
+            let quantize = kernels.quantizeRows
+            let packParts = rows * k >= 1 << 16 ? min(4 * threads, blocks) : 1
+            pool.run(packParts) { part in
+                let b0 = blocks * part / packParts, b1 = blocks * (part + 1) / packParts
+                quantize(x, k, rows, k, w.groups, a, rowScales, (b0 * 6)..<(b1 * 6))
+            }
+            let g = Int8GemmOperands(
+                a: a, rowScales: rowScales, m: rows, packed: w.data, groups: w.groups, n: n, columnScales: w.scales,
+                columnSums: w.columnSums, c: out, ldc: n, bias: bias == nil ? nil : UnsafePointer(paddedBias),
+                epilogue: epilogue)
+            let gemm = kernels.int8Gemm
+            let panels = w.panels
+            let parts = min(4 * threads, panels)
+            pool.run(parts) { part in gemm(g, (panels * part / parts)..<(panels * (part + 1) / parts)) }
         }
     }
 

@@ -3,6 +3,7 @@
 // identity (device, inode, size, mtime, ctime) and the layout version, and any difference rebuilds it.
 
 import Synchronization
+import TensorSIMD
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -32,6 +33,7 @@ package final class PreparedWeights: Sendable {
     /// The mapped cache when it matched the checkpoint; nil when it must be (re)built.
     private let cached: SafeTensorsFile?
     private let recorded = Mutex<[(key: String, weight: PackedWeight)]>([])
+    private let recordedInt8 = Mutex<[(key: String, weight: QuantizedWeight)]>([])
     private let mismatched = Atomic<Bool>(false)
     private let outcome = Mutex<(state: PreparedWeightsState, problem: String?)>((.disabled, nil))
 
@@ -69,7 +71,30 @@ package final class PreparedWeights: Sendable {
             mismatched.store(true, ordering: .relaxed)
             return nil
         }
-        return PackedWeight(borrowing: base, outFeatures: n, inFeatures: k, panelWidth: nr, owner: cached)
+        let weight = PackedWeight(borrowing: base, outFeatures: n, inFeatures: k, panelWidth: nr, owner: cached)
+        record(key, weight)   // so a rewrite after another weight missed still holds this one
+        return weight
+    }
+
+    /// The cached int8 panels, scales and column sums for `key`, borrowed from the mapping, if the cache holds them.
+    package func quantized(_ key: String, outFeatures n: Int, inFeatures k: Int, panelWidth nr: Int) -> QuantizedWeight? {
+        guard let cached else { return nil }
+        let panels = panelCount(n, panelWidth: nr), groups = (k + 3) / 4
+        guard let data = cached.tensors[key + "@i8panels"], data.dtype == .u8, data.count == panels * groups * nr * 4,
+              let scales = cached.tensors[key + "@i8scales"], scales.dtype == .f32, scales.count == panels * nr,
+              let sums = cached.tensors[key + "@i8sums"], sums.dtype == .i32, sums.count == panels * nr,
+              let bytes = try? cached.rawBytes(key + "@i8panels"), let scaleBytes = try? cached.rawBytes(key + "@i8scales"),
+              let sumBytes = try? cached.rawBytes(key + "@i8sums"),
+              let b = bytes.baseAddress, let sb = scaleBytes.baseAddress, let cb = sumBytes.baseAddress,
+              Int(bitPattern: sb) % 4 == 0, Int(bitPattern: cb) % 4 == 0 else {
+            mismatched.store(true, ordering: .relaxed)
+            return nil
+        }
+        let weight = QuantizedWeight(borrowing: b.assumingMemoryBound(to: UInt8.self), scales: sb.assumingMemoryBound(to: Float.self),
+                                     columnSums: cb.assumingMemoryBound(to: Int32.self), outFeatures: n, inFeatures: k,
+                                     panelWidth: nr, owner: cached)
+        record(key, weight)   // so a rewrite after another weight missed still holds this one
+        return weight
     }
 
     /// Remembers a weight packed during this load, to be written by ``save()``.
@@ -77,10 +102,16 @@ package final class PreparedWeights: Sendable {
         recorded.withLock { $0.append((key, weight)) }
     }
 
+    /// Remembers an int8 weight packed during this load, to be written by ``save()``.
+    package func record(_ key: String, _ weight: QuantizedWeight) {
+        recordedInt8.withLock { $0.append((key, weight)) }
+    }
+
     /// Writes the cache if this load packed anything (no valid cache, or a partial one), and records the outcome.
     package func save() {
         let items = recorded.withLock { $0 }
-        if isValid && items.isEmpty && !mismatched.load(ordering: .relaxed) {
+        let int8Items = recordedInt8.withLock { $0 }
+        if isValid && !mismatched.load(ordering: .relaxed) {
             outcome.withLock { $0 = (.loaded, nil) }
             return
         }
@@ -91,12 +122,18 @@ package final class PreparedWeights: Sendable {
         do {
             let directory = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
             try makeDirectories(directory)
-            let tensors = items.sorted { $0.key < $1.key }.map { item in
-                (key: item.key + "@packed", shape: [PackedWeight.count(item.weight.outFeatures, item.weight.inFeatures,
-                                                                      item.weight.panelWidth)],
-                 data: UnsafeBufferPointer(start: item.weight.data,
-                                           count: PackedWeight.count(item.weight.outFeatures, item.weight.inFeatures,
-                                                                     item.weight.panelWidth)))
+            var tensors = items.sorted { $0.key < $1.key }.map { item in
+                let count = PackedWeight.count(item.weight.outFeatures, item.weight.inFeatures, item.weight.panelWidth)
+                return SafeTensorsEntry(key: item.key + "@packed", shape: [count],
+                                        floats: UnsafeBufferPointer(start: item.weight.data, count: count))
+            }
+            for (key, w) in int8Items.sorted(by: { $0.key < $1.key }) {
+                tensors.append(SafeTensorsEntry(key: key + "@i8panels", dtype: .u8, shape: [w.panelsByteCount],
+                                                bytes: UnsafeRawBufferPointer(start: w.data, count: w.panelsByteCount)))
+                tensors.append(SafeTensorsEntry(key: key + "@i8scales", shape: [w.paddedColumns],
+                                                floats: UnsafeBufferPointer(start: w.scales, count: w.paddedColumns)))
+                tensors.append(SafeTensorsEntry(key: key + "@i8sums", dtype: .i32, shape: [w.paddedColumns],
+                                                bytes: UnsafeRawBufferPointer(start: w.columnSums, count: 4 * w.paddedColumns)))
             }
             try writeSafeTensors(tensors, metadata: expected, to: path)
             outcome.withLock { $0 = (.written, nil) }

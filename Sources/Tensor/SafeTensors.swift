@@ -260,6 +260,25 @@ public final class SafeTensorsFile: @unchecked Sendable {
         return UnsafeBufferPointer(start: src.assumingMemoryBound(to: Float.self), count: info.count)
     }
 
+    /// A tensor's bytes as stored, inside the mapping (copy them to keep them past the file's life).
+    public func rawBytes(_ key: String) throws -> UnsafeRawBufferPointer {
+        let info = try info(key)
+        return UnsafeRawBufferPointer(start: base + dataStart + info.dataOffsets.lowerBound, count: info.dataOffsets.count)
+    }
+
+    /// The bytes of a one-byte tensor (I8 or U8) inside the mapping, without copying; valid while the file lives.
+    ///
+    /// ```swift
+    /// let q = try file.mappedBytes("text_model.encoder.layers.0.mlp.fc1.weight")   // I8 weights
+    /// ```
+    public func mappedBytes(_ key: String) throws -> UnsafeRawBufferPointer {
+        let info = try info(key)
+        guard info.dtype == .i8 || info.dtype == .u8 else {
+            throw SafeTensorsError.unsupportedDType(path: path, key: key, dtype: info.dtype.rawValue, wanted: "I8 or U8")
+        }
+        return UnsafeRawBufferPointer(start: base + dataStart + info.dataOffsets.lowerBound, count: info.count)
+    }
+
     /// The tensor's elements as `Int64` (for I64 buffers such as `position_ids`).
     ///
     /// ```swift

@@ -1,5 +1,5 @@
-// Writes a safetensors file of F32 tensors atomically (a temporary file renamed into place), data 64-byte aligned.
-// (key, shape, floats)… + string metadata -> <path>.
+// Writes a safetensors file atomically (a temporary file renamed into place), its data area 64-byte aligned.
+// (key, dtype, shape, bytes)… + string metadata -> <path>.
 
 #if canImport(Glibc)
 import Glibc
@@ -12,12 +12,35 @@ public struct FileWriteError: Error, Equatable, CustomStringConvertible {
     public var description: String { "\(path): \(reason)" }
 }
 
-/// Writes `tensors` (F32, in order) and `metadata` to `path`: the header is padded so the data area starts 64-byte
-/// aligned, the bytes go to a temporary file in the same directory, then a rename replaces `path` in one step, so a
-/// reader sees either the old file or the complete new one.
+/// One tensor to write: its bytes must hold `shape`'s element count of `dtype`.
+package struct SafeTensorsEntry {
+    package var key: String
+    package var dtype: SafeTensorsDType
+    package var shape: [Int]
+    package var bytes: UnsafeRawBufferPointer
+
+    package init(key: String, dtype: SafeTensorsDType, shape: [Int], bytes: UnsafeRawBufferPointer) {
+        self.key = key; self.dtype = dtype; self.shape = shape; self.bytes = bytes
+    }
+
+    /// An F32 tensor.
+    package init(key: String, shape: [Int], floats: UnsafeBufferPointer<Float>) {
+        self.init(key: key, dtype: .f32, shape: shape, bytes: UnsafeRawBufferPointer(floats))
+    }
+}
+
+/// Writes F32 `tensors` (in order) and `metadata` to `path`; see ``writeSafeTensors(_:metadata:to:)``.
 package func writeSafeTensors(
     _ tensors: [(key: String, shape: [Int], data: UnsafeBufferPointer<Float>)], metadata: [String: String], to path: String
 ) throws {
+    try writeSafeTensors(tensors.map { SafeTensorsEntry(key: $0.key, shape: $0.shape, floats: $0.data) }, metadata: metadata,
+                         to: path)
+}
+
+/// Writes `tensors` (in order) and `metadata` to `path`: the header is padded so the data area starts 64-byte aligned,
+/// the bytes go to a temporary file in the same directory, then a rename replaces `path` in one step, so a reader sees
+/// either the old file or the complete new one.
+package func writeSafeTensors(_ tensors: [SafeTensorsEntry], metadata: [String: String], to path: String) throws {
     func quoted(_ s: String) -> String {
         var out = "\""
         for u in s.unicodeScalars {
@@ -37,8 +60,11 @@ package func writeSafeTensors(
     }
     var offset = 0
     for (i, t) in tensors.enumerated() {
-        let bytes = t.data.count * 4
-        header += (i == 0 && metadata.isEmpty ? "" : ",") + quoted(t.key) + ":{\"dtype\":\"F32\",\"shape\":["
+        let bytes = t.bytes.count
+        guard bytes == t.shape.reduce(1, *) * t.dtype.byteSize else {
+            throw FileWriteError(path: path, reason: "tensor \(t.key): \(bytes) bytes do not hold shape \(t.shape) of \(t.dtype.rawValue)")
+        }
+        header += (i == 0 && metadata.isEmpty ? "" : ",") + quoted(t.key) + ":{\"dtype\":\"\(t.dtype.rawValue)\",\"shape\":["
             + t.shape.map(String.init).joined(separator: ",") + "],\"data_offsets\":[\(offset),\(offset + bytes)]}"
         offset += bytes
     }
@@ -67,8 +93,8 @@ package func writeSafeTensors(
     var length = UInt64(header.utf8.count).littleEndian
     try write(&length, 8)
     try Array(header.utf8).withUnsafeBytes { try write($0.baseAddress!, $0.count) }
-    for t in tensors where t.data.count > 0 {
-        try write(UnsafeRawPointer(t.data.baseAddress!), t.data.count * 4)
+    for t in tensors {
+        if let base = t.bytes.baseAddress, t.bytes.count > 0 { try write(base, t.bytes.count) }
     }
     guard rename(temporary, path) == 0 else {
         throw FileWriteError(path: path, reason: "cannot rename into place (\(String(cString: strerror(errno))))")

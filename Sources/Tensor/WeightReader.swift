@@ -11,6 +11,10 @@ public enum WeightError: Error, Equatable, CustomStringConvertible {
     case unexpected(keys: [String], file: String)
     /// A tensor holds NaN or infinity.
     case nonFinite(key: String, index: Int, file: String)
+    /// A tensor has the wrong element type for its role (e.g. a float linear weight in an int8 checkpoint).
+    case wrongDType(key: String, expected: String, actual: String, file: String)
+    /// A quantization scale is zero (only a finite, non-zero scale can represent its row).
+    case zeroScale(key: String, index: Int, file: String)
 
     public var description: String {
         switch self {
@@ -20,6 +24,8 @@ public enum WeightError: Error, Equatable, CustomStringConvertible {
             let shown = keys.prefix(5).map { "\"\($0)\"" }.joined(separator: ", ")
             return "\(f): unexpected tensor\(keys.count == 1 ? "" : "s") \(shown)\(keys.count > 5 ? " and \(keys.count - 5) more" : "")"
         case let .nonFinite(k, i, f): return "\(f): tensor \"\(k)\" holds a non-finite value at element \(i)"
+        case let .wrongDType(k, e, a, f): return "\(f): tensor \"\(k)\" is \(a), expected \(e)"
+        case let .zeroScale(k, i, f): return "\(f): quantization scale \"\(k)\" is 0 at element \(i)"
         }
     }
 }
@@ -39,23 +45,27 @@ public struct WeightReader: Sendable {
     public let prefix: String
     /// Weights already packed for this checkpoint and backend (a valid cache means the checkpoint was validated).
     package let prepared: PreparedWeights?
+    /// Whether the checkpoint is an int8 one (its config says so): its quantizable weights must be I8, the others
+    /// must not.
+    public let quantizedCheckpoint: Bool
     private let tracker: ConsumedKeys
 
     /// A root reader over a whole file.
-    public init(file: SafeTensorsFile) {
-        self.init(file: file, prefix: "", tracker: ConsumedKeys(), prepared: nil)
+    public init(file: SafeTensorsFile, quantized: Bool = false) {
+        self.init(file: file, prefix: "", tracker: ConsumedKeys(), prepared: nil, quantized: quantized)
     }
 
     /// A root reader that takes packed weights from `prepared` when it holds them.
-    package init(file: SafeTensorsFile, prepared: PreparedWeights?) {
-        self.init(file: file, prefix: "", tracker: ConsumedKeys(), prepared: prepared)
+    package init(file: SafeTensorsFile, prepared: PreparedWeights?, quantized: Bool = false) {
+        self.init(file: file, prefix: "", tracker: ConsumedKeys(), prepared: prepared, quantized: quantized)
     }
 
-    private init(file: SafeTensorsFile, prefix: String, tracker: ConsumedKeys, prepared: PreparedWeights?) {
+    private init(file: SafeTensorsFile, prefix: String, tracker: ConsumedKeys, prepared: PreparedWeights?, quantized: Bool) {
         self.file = file
         self.prefix = prefix
         self.tracker = tracker
         self.prepared = prepared
+        quantizedCheckpoint = quantized
     }
 
     /// A reader whose keys are prefixed with `name` (joined with a dot).
@@ -64,7 +74,7 @@ public struct WeightReader: Sendable {
     /// let attn = layer.scoped("self_attn")
     /// ```
     public func scoped(_ name: String) -> WeightReader {
-        WeightReader(file: file, prefix: key(name), tracker: tracker, prepared: prepared)
+        WeightReader(file: file, prefix: key(name), tracker: tracker, prepared: prepared, quantized: quantizedCheckpoint)
     }
 
     /// The full key for `name` in this scope.
@@ -112,6 +122,50 @@ public struct WeightReader: Sendable {
             throw WeightError.nonFinite(key: fullKey, index: bad, file: file.path)
         }
         return p
+    }
+
+    /// Whether `name`, a weight that int8 checkpoints quantize, is stored as int8 (with `name_scale`): it must be
+    /// exactly when the checkpoint is an int8 one.
+    ///
+    /// - Throws: ``WeightError/wrongDType(key:expected:actual:file:)`` for an int8 weight in a float checkpoint or a
+    ///   float weight in an int8 one.
+    package func isQuantized(_ name: String) throws -> Bool {
+        let fullKey = key(name)
+        guard let info = file.tensors[fullKey] else { return quantizedCheckpoint }   // missing: reported by the read
+        if (info.dtype == .i8) != quantizedCheckpoint {
+            throw WeightError.wrongDType(key: fullKey, expected: quantizedCheckpoint ? "I8 (an int8 checkpoint)" : "F32, F16 or BF16",
+                                         actual: info.dtype.rawValue, file: file.path)
+        }
+        return quantizedCheckpoint
+    }
+
+    /// Reads a quantized tensor: `name` as I8 of exactly `shape` (borrowed from the mapping) and `name_scale` as
+    /// F32 `[shape[0]]`, one finite, non-zero scale per row (`value ≈ scale · q`).
+    ///
+    /// - Throws: the shape errors, ``WeightError/wrongDType(key:expected:actual:file:)``,
+    ///   ``WeightError/missing(key:expectedShape:file:)`` for a missing scale, ``WeightError/nonFinite(key:index:file:)``
+    ///   or ``WeightError/zeroScale(key:index:file:)``.
+    package func quantized(_ name: String, shape: [Int]) throws -> (values: UnsafePointer<Int8>, scales: Parameter) {
+        let fullKey = try check(name, shape: shape)
+        guard let info = file.tensors[fullKey], info.dtype == .i8 else {
+            throw WeightError.wrongDType(key: fullKey, expected: "I8", actual: file.tensors[fullKey]?.dtype.rawValue ?? "?",
+                                         file: file.path)
+        }
+        let scaleKey = fullKey + "_scale"
+        guard let scaleInfo = file.tensors[scaleKey] else {
+            throw WeightError.missing(key: scaleKey, expectedShape: [shape[0]], file: file.path)
+        }
+        guard scaleInfo.dtype == .f32 else {
+            throw WeightError.wrongDType(key: scaleKey, expected: "F32", actual: scaleInfo.dtype.rawValue, file: file.path)
+        }
+        let scales = try parameter(name + "_scale", shape: [shape[0]])   // checks shape and finiteness
+        if let zero = (0..<scales.count).first(where: { scales.pointer[$0] == 0 }) {
+            throw WeightError.zeroScale(key: scaleKey, index: zero, file: file.path)
+        }
+        tracker.insert(fullKey)
+        let bytes = try file.mappedBytes(fullKey)
+        guard let base = bytes.baseAddress else { throw WeightError.missing(key: fullKey, expectedShape: shape, file: file.path) }
+        return (base.assumingMemoryBound(to: Int8.self), scales)
     }
 
     /// Checks that `name` exists with `shape` and marks it used, without reading its data (its prepared form

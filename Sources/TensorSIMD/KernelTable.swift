@@ -25,6 +25,13 @@
     @usableFromInline package let pointwise: @Sendable (PointwiseFunction, UnsafeMutablePointer<Float>, Int) -> Void
     /// `(x, rows, cols, ld, scale, causal)`, in place.
     @usableFromInline package let softmax: @Sendable (UnsafeMutablePointer<Float>, Int, Int, Int, Float, Bool) -> Void
+    /// The int8 GEMM over a range of panels.
+    @usableFromInline package let int8Gemm: @Sendable (Int8GemmOperands, Range<Int>) -> Void
+    /// `(x, lda, m, k, groups, blocks, scales, rows)`: quantizes rows of x for ``int8Gemm``.
+    @usableFromInline package let quantizeRows: @Sendable (UnsafePointer<Float>, Int, Int, Int, Int, UnsafeMutablePointer<UInt8>,
+                                                         UnsafeMutablePointer<Float>, Range<Int>) -> Void
+    /// The activation range of the int8 GEMM (see ``KernelISA/int8Levels``).
+    @usableFromInline package let int8Levels: Int32
     /// One attention head (see ``attentionHeadBody(_:_:)``).
     @usableFromInline package let attention: @Sendable (AttentionOperands) -> Void
     /// `(iterations) -> keep-alive value`: the tier's multiply-add throughput probe (20·|V| flops per iteration).
@@ -39,6 +46,10 @@
         pointwise: @escaping @Sendable (PointwiseFunction, UnsafeMutablePointer<Float>, Int) -> Void,
         softmax: @escaping @Sendable (UnsafeMutablePointer<Float>, Int, Int, Int, Float, Bool) -> Void,
         attention: @escaping @Sendable (AttentionOperands) -> Void,
+        int8Gemm: @escaping @Sendable (Int8GemmOperands, Range<Int>) -> Void,
+        quantizeRows: @escaping @Sendable (UnsafePointer<Float>, Int, Int, Int, Int, UnsafeMutablePointer<UInt8>,
+                                           UnsafeMutablePointer<Float>, Range<Int>) -> Void,
+        int8Levels: Int32,
         peakProbe: @escaping @Sendable (Int) -> Float
     ) {
         self.isa = isa
@@ -48,6 +59,9 @@
         self.pointwise = pointwise
         self.softmax = softmax
         self.attention = attention
+        self.int8Gemm = int8Gemm
+        self.quantizeRows = quantizeRows
+        self.int8Levels = int8Levels
         self.peakProbe = peakProbe
     }
 }
@@ -81,6 +95,18 @@
     }
 
     @inline(never)
+    @inlinable package static func int8Gemm(_ g: Int8GemmOperands, panels: Range<Int>) {
+        int8GemmBody(I.self, g, panels: panels)
+    }
+
+    @inline(never)
+    @inlinable package static func quantizeRows(_ x: UnsafePointer<Float>, lda: Int, m: Int, k: Int, groups: Int,
+                                                into blocks: UnsafeMutablePointer<UInt8>, scales: UnsafeMutablePointer<Float>,
+                                                rows: Range<Int>) {
+        quantizeRowsBody(I.self, x, lda: lda, m: m, k: k, groups: groups, into: blocks, scales: scales, rows: rows)
+    }
+
+    @inline(never)
     @inlinable package static func peakProbe(iterations: Int) -> Float {
         peakProbeBody(I.self, iterations: iterations)
     }
@@ -95,6 +121,9 @@
             pointwise: { pointwise($0, $1, count: $2) },
             softmax: { softmax($0, rows: $1, cols: $2, ld: $3, scale: $4, causal: $5) },
             attention: { attention($0) },
+            int8Gemm: { int8Gemm($0, panels: $1) },
+            quantizeRows: { quantizeRows($0, lda: $1, m: $2, k: $3, groups: $4, into: $5, scales: $6, rows: $7) },
+            int8Levels: I.int8Levels,
             peakProbe: { peakProbe(iterations: $0) })
     }
 }

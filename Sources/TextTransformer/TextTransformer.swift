@@ -19,10 +19,19 @@ public enum TextInputError: Error, Equatable, CustomStringConvertible {
     }
 }
 
+/// A token embedding table: floats, or int8 rows with one scale per row (an int8 checkpoint).
+/// Read-only after load; the int8 case keeps its mapped file alive through `owner`.
+public enum EmbeddingTable: @unchecked Sendable {
+    /// `[vocab, C]`
+    case float(Parameter)
+    /// `[vocab, C]` int8 borrowed from the mapped checkpoint (`row ≈ scale · q`), and `[vocab]` scales.
+    case int8(values: UnsafePointer<Int8>, scales: Parameter, columns: Int, owner: SafeTensorsFile)
+}
+
 /// `text_model.embeddings`: token and position embeddings.
 public struct CLIPTextEmbeddings: Sendable {
     /// `[vocab, C]`
-    public let tokenEmbedding: Parameter
+    public let tokenEmbedding: EmbeddingTable
     /// `[maxPositions, C]`
     public let positionEmbedding: Parameter
 
@@ -32,18 +41,30 @@ public struct CLIPTextEmbeddings: Sendable {
     /// let emb = try CLIPTextEmbeddings(root.scoped("text_model.embeddings"), config: config.text)
     /// ```
     public init(_ reader: WeightReader, config: CLIPTextConfig) throws {
-        // Borrowed from the mapping when F32: only the rows of tokens actually used are ever paged in.
-        tokenEmbedding = try reader.parameter("token_embedding.weight", shape: [config.vocabSize, config.hiddenSize])
+        // Borrowed from the mapping (F32 or int8): only the rows of tokens actually used are ever paged in.
+        let shape = [config.vocabSize, config.hiddenSize]
+        if try reader.isQuantized("token_embedding.weight") {
+            let (q, scales) = try reader.quantized("token_embedding.weight", shape: shape)
+            tokenEmbedding = .int8(values: q, scales: scales, columns: config.hiddenSize, owner: reader.file)
+        } else {
+            tokenEmbedding = .float(try reader.parameter("token_embedding.weight", shape: shape))
+        }
         positionEmbedding = try reader.parameter("position_embedding.weight",
                                                  shape: [config.maxPositionEmbeddings, config.hiddenSize])
     }
 
     /// Writes `token_embedding[id] + position_embedding[position]` for one sequence into `out` (L × C).
     func forward(_ ids: ArraySlice<Int>, out: UnsafeMutablePointer<Float>) {
-        let c = tokenEmbedding.shape[1]
+        let c = positionEmbedding.shape[1]
         for (pos, id) in ids.enumerated() {
             let row = out + pos * c
-            row.update(from: tokenEmbedding.pointer + id * c, count: c)
+            switch tokenEmbedding {
+            case .float(let table):
+                row.update(from: table.pointer + id * c, count: c)
+            case let .int8(values, scales, _, _):
+                let scale = scales.pointer[id], q = values + id * c
+                for j in 0..<c { row[j] = Float(q[j]) * scale }
+            }
             addInPlace(row, positionEmbedding.pointer + pos * c, count: c)
         }
     }

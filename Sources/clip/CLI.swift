@@ -13,7 +13,8 @@ struct CLIP: AsyncParsableCommand {
         Weights come from --weights DIR (a Hugging Face CLIP directory: config.json + model.safetensors),
         else $CLIP_WEIGHTS, else the bundled demo model (a tiny CLIP trained on synthetic shapes).
         """,
-        subcommands: [Classify.self, EmbedImage.self, EmbedText.self, Search.self, Serve.self, Tokenize.self, Preprocess.self],
+        subcommands: [Classify.self, EmbedImage.self, EmbedText.self, Search.self, Serve.self, Quantize.self, Tokenize.self,
+                      Preprocess.self],
         defaultSubcommand: nil)
 
     /// Runs a command body, printing any error as one line on stderr and exiting with status 1.

@@ -658,7 +658,8 @@ extension HostileInputTests {
             }
         case let e as WeightError:
             switch e {
-            case let .missing(k, _, f), let .shapeMismatch(k, _, _, f), let .nonFinite(k, _, f): return (f, k)
+            case let .missing(k, _, f), let .shapeMismatch(k, _, _, f), let .nonFinite(k, _, f), let .wrongDType(k, _, _, f),
+                 let .zeroScale(k, _, f): return (f, k)
             case let .unexpected(keys, f): return (f, keys.first)
             }
         case let e as ConfigError:
