@@ -6,12 +6,16 @@ import PackageDescription
 // build (SSE2/NEON), in TensorAVX2 (-target-cpu haswell) and in TensorAVX512 (-target-cpu cascadelake). The two ISA
 // targets exist on x86-64 only (the flags are errors on arm64); Tensor picks one at load from CPUID, so every
 // build runs anywhere. SwiftPM 6.2 accepts these unsafeFlags in a package used as a versioned dependency.
+// The kernel targets are optimised in debug builds too (a debug build of a consumer would otherwise run the model
+// ~40× slower): -O after SwiftPM's -Onone wins.
+let optimizedKernels: SwiftSetting = .unsafeFlags(["-O"], .when(configuration: .debug))
+
 #if arch(x86_64)
 let isaTargets: [Target] = [
     .target(name: "TensorAVX2", dependencies: ["TensorSIMD", "KernelIntrinsics", "AVX2Intrinsics"],
-            swiftSettings: [.unsafeFlags(["-target-cpu", "haswell"])]),
+            swiftSettings: [.unsafeFlags(["-target-cpu", "haswell"]), optimizedKernels]),
     .target(name: "TensorAVX512", dependencies: ["TensorSIMD", "KernelIntrinsics", "AVX512Intrinsics"],
-            swiftSettings: [.unsafeFlags(["-target-cpu", "cascadelake"])]),
+            swiftSettings: [.unsafeFlags(["-target-cpu", "cascadelake"]), optimizedKernels]),
     // The int8 dot-product instructions, from the compiler's Builtin module; compiled for the same CPUs, since an
     // AVX intrinsic is a compile error for any other target.
     .target(name: "AVX2Intrinsics",
@@ -54,7 +58,7 @@ let package = Package(
         // over the compiler's Builtin module. They emit no code of their own.
         .target(name: "KernelIntrinsics", swiftSettings: [.enableExperimentalFeature("BuiltinModule")]),
         // The generic kernel bodies (package access) and their baseline instantiation.
-        .target(name: "TensorSIMD", dependencies: ["KernelIntrinsics"]),
+        .target(name: "TensorSIMD", dependencies: ["KernelIntrinsics"], swiftSettings: [optimizedKernels]),
         .target(name: "Tensor", dependencies: ["CBLAS", "CCPUFeatures", "TensorSIMD"] + isaDependencies),
         .target(name: "CLIPCore", dependencies: ["Tensor", "TensorSIMD"]),
         .target(name: "VisionTransformer", dependencies: ["Tensor", "CLIPCore", "CSTBImage"]),

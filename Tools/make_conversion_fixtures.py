@@ -5,15 +5,21 @@
 #     -> Tools/convert openai -> Tests/Fixtures/converted-openai (from the TorchScript archive).
 # (b) transformers CLIPModel -> onnx/vision_model.onnx + onnx/text_model.onnx (TorchScript-based
 #     torch.onnx.export, as Optimum/Xenova) -> Tools/convert onnx -> Tests/Fixtures/converted-onnx.
+# (c) the ONNX towers of (b) quantized with onnxruntime's quantize_dynamic (QUInt8 weights, as Transformers.js'
+#     *_quantized.onnx) -> Tools/convert onnx -> Tests/Fixtures/converted-onnx-int8 (the int8 checkpoint format);
+#     other quantizations (QInt8, per channel, 7-bit, QDQ, names stripped) are checked in --work only.
 # Each fixture dir: config.json, preprocessor_config.json, model.safetensors (converter output),
 # inputs.json {"input_ids": [...]} (unpadded), reference.safetensors (F32 pixel_values, image_embeds,
-# text_embeds from the ORIGINAL model, unnormalised). Deterministic; about 30 s on one core.
+# text_embeds from the ORIGINAL model, unnormalised; for (c) also ort_int8_image_embeds / ort_int8_text_embeds
+# from onnxruntime running the quantized graphs). Deterministic; about 60 s on one core.
 
 import argparse
 import copy
 import json
+import logging
 import math
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -72,10 +78,10 @@ def make_inputs(seed, image_size, n_images=2):
     return pixel_values, seqs
 
 
-def write_fixture_extras(out, pixel_values, image_embeds, text_embeds, seqs):
-    ref = {"pixel_values": pixel_values, "image_embeds": image_embeds, "text_embeds": text_embeds}
+def write_fixture_extras(out, pixel_values, image_embeds, text_embeds, seqs, extra=None):
+    ref = {"pixel_values": pixel_values, "image_embeds": image_embeds, "text_embeds": text_embeds, **(extra or {})}
     path = os.path.join(out, "reference.safetensors")
-    save_file({k: v.detach().float().contiguous() for k, v in ref.items()}, path, metadata={"format": "pt"})
+    save_file({k: torch.as_tensor(v).detach().float().contiguous() for k, v in ref.items()}, path, metadata={"format": "pt"})
     os.chmod(path, 0o644)
     with open(os.path.join(out, "inputs.json"), "w") as f:
         json.dump({"input_ids": seqs}, f)
@@ -455,12 +461,363 @@ def make_onnx(args, work):
             "ort_text_padded": ort_diffs[2]}, out
 
 
+# ----------------------------------------------------------------------------------------------
+# (c) quantized ONNX (onnxruntime quantize_dynamic, as Transformers.js' *_quantized.onnx) -> int8 format
+
+# This package's int8 checkpoint format (Sources/CLIPZeroShot/Quantizer.swift; QuantizationConfig in Config.swift).
+INT8_CONFIG = {"quant_method": "swift-clip-int8", "format_version": 1, "weights": "int8 symmetric per output row",
+               "activations": "int8 symmetric per row, dynamic"}
+INT8_KEY = re.compile(r"(vision|text)_model\.encoder\.layers\.\d+\.(self_attn\.(q|k|v|out)_proj|mlp\.fc1|mlp\.fc2)\.weight"
+                      r"|text_model\.embeddings\.token_embedding\.weight")
+HALF_KEYS = {"vision_model.embeddings.patch_embedding.weight", "visual_projection.weight", "text_projection.weight"}
+COS_MIN = 0.99  # what ConversionTests requires of the Swift int8 model
+
+
+def quantize_dynamic_onnx(src, dst, weight_type, per_channel=False, reduce_range=False):
+    from onnxruntime.quantization import quantize_dynamic
+
+    quantize_dynamic(src, dst, weight_type=weight_type, per_channel=per_channel, reduce_range=reduce_range)
+
+
+def quantize_static_onnx(src, dst, feeds, qdq=True):
+    """quantize_static in QDQ (else QOperator) format, QInt8 weights, QUInt8 activations, calibrated on `feeds`."""
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self.it = iter(feeds)
+
+        def get_next(self):
+            return next(self.it, None)
+
+    quantize_static(src, dst, Reader(), quant_format=QuantFormat.QDQ if qdq else QuantFormat.QOperator,
+                    weight_type=QuantType.QInt8, activation_type=QuantType.QUInt8)
+
+
+def onnx_integer_weights(path):
+    """{HF key: (w_q - zero point in the HF layout, int64; scale per row, float32)} of a quantized ONNX graph, found by
+    names alone (not Tools/convert's graph tracing): MatMulInteger / ConvInteger nodes by their scope
+    (/vision_model/encoder/layers.0/self_attn/q_proj/MatMul_quant) with their X_quantized / X_zero_point / X_scale
+    initializers, Gather tables named KEY_quantized, and MatMul weights given by a DequantizeLinear (QDQ)."""
+    import onnx
+    from onnx import numpy_helper
+
+    g = onnx.load(path).graph
+    init = {i.name: numpy_helper.to_array(i) for i in g.initializer}
+    producer = {o: n for n in g.node for o in n.output}
+    out = {}
+
+    def scope_key(node):
+        return ".".join(node.name.strip("/").split("/")[:-1]) + ".weight"
+
+    for node in g.node:
+        if node.op_type in ("MatMulInteger", "ConvInteger") and node.input[1] in init:
+            base = node.input[1][:-len("_quantized")]
+            q, zp, scale = init[node.input[1]], init[base + "_zero_point"], init[base + "_scale"]
+        elif node.op_type == "Gather" and node.input[0] in init and init[node.input[0]].dtype.kind in "iu":
+            base = node.input[0][:-len("_quantized")]
+            q, zp, scale = init[node.input[0]], init[base + "_zero_point"], init[base + "_scale"]
+        elif node.op_type in ("MatMul", "Gather", "Conv"):  # QDQ: the weight is a DequantizeLinear of initializers
+            w = node.input[0 if node.op_type == "Gather" else 1]
+            dq = producer.get(w)
+            if dq is None or dq.op_type != "DequantizeLinear" or dq.input[0] not in init:
+                continue
+            q, scale, zp = init[dq.input[0]], init[dq.input[1]], init[dq.input[2]]
+            base = dq.input[0][:-len("_quantized")]
+        else:
+            continue
+        k = q.astype(np.int64) - zp.astype(np.int64)  # a per-column zero point broadcasts over [in, out]
+        if node.op_type == "Gather":
+            key, rows = base, np.broadcast_to(scale, (k.shape[0],))
+        elif node.op_type in ("ConvInteger", "Conv"):
+            key, rows = scope_key(node), np.broadcast_to(scale, (k.shape[0],))
+        else:  # MatMul layout [in, out]: HF rows are the columns
+            key, rows = scope_key(node), np.broadcast_to(scale, (k.shape[1],))
+            k = k.T
+        out[key] = (k, np.array(rows, dtype=np.float32))
+    return out
+
+
+def requantize_rows(w):
+    """Per-row symmetric int8 as `clip quantize` (CLIPQuantizer.quantizeRows) does it, in float32."""
+    w = np.asarray(w, dtype=np.float32)
+    amax = np.abs(w).max(axis=1)
+    scale = np.where(amax > 0, amax / np.float32(127), np.float32(1)).astype(np.float32)
+    return np.clip(np.rint(w / scale[:, None]), -127, 127).astype(np.int8), scale
+
+
+def dequantized(k, rows):
+    """value = (w_q - zero point) · scale in float32, as onnxruntime's DequantizeLinear computes it."""
+    return k.astype(np.float32) * rows.reshape((-1,) + (1,) * (k.ndim - 1))
+
+
+def convert_notes(stdout):
+    """{section: [keys]} from Tools/convert's int8 notes (indented key lists under 'requantized' / 'from float')."""
+    notes, section = {}, None
+    for line in stdout.splitlines():
+        if "requantized per row" in line:
+            section = "requantized"
+        elif "quantized per row from float" in line:
+            section = "from float"
+        elif section and line.startswith("    ") and not line.startswith("     "):
+            notes.setdefault(section, []).append(line.strip().split(":")[0])
+        else:
+            section = None
+    return notes
+
+
+def check_int8(directory, onnx_paths, state, source_config, stdout, what, floats_exact=True):
+    """Checks a converted int8 dir against the quantized ONNX graphs and the original state dict; returns
+    {"exact": [...], "requantized": [...], "from float": [...]}."""
+    with open(os.path.join(directory, "config.json")) as f:
+        config = json.load(f)
+    if config.get("quantization_config") != INT8_CONFIG:
+        sys.exit(f"{what}: quantization_config is {config.get('quantization_config')}")
+    if {k: v for k, v in config.items() if k != "quantization_config"} != source_config:
+        sys.exit(f"{what}: config.json is not the source config plus quantization_config")
+    conv = load_st(os.path.join(directory, "model.safetensors"))
+    expected = set(state) | {k + "_scale" for k in state if INT8_KEY.fullmatch(k)}
+    if set(conv) != expected:
+        sys.exit(f"{what}: key sets differ: {sorted(set(conv) ^ expected)}")
+    ints = {}
+    for p in onnx_paths:
+        ints.update(onnx_integer_weights(p))
+    kinds = {"exact": [], "requantized": [], "from float": []}
+    worst = 0.0
+    for key in sorted(state):
+        t, shape = conv[key], tuple(state[key].shape)
+        if tuple(t.shape) != shape:
+            sys.exit(f"{what}: {key} has shape {list(t.shape)}, expected {list(shape)}")
+        if INT8_KEY.fullmatch(key):
+            s = conv[key + "_scale"]
+            if t.dtype != torch.int8 or s.dtype != torch.float32 or tuple(s.shape) != (shape[0],):
+                sys.exit(f"{what}: {key} is {t.dtype} with {key}_scale {s.dtype} {list(s.shape)}")
+            if not (torch.isfinite(s).all() and (s != 0).all()):
+                sys.exit(f"{what}: {key}_scale has zero or non-finite values")
+            q, s = t.numpy(), s.numpy()
+            if key in ints:
+                k, rows = ints[key]
+                if k.min() >= -128 and k.max() <= 127:
+                    kind, want_q, want_s = "exact", k.astype(np.int8), rows
+                else:
+                    kind, (want_q, want_s) = "requantized", requantize_rows(dequantized(k, rows))
+            else:
+                kind, (want_q, want_s) = "from float", requantize_rows(state[key].numpy())
+            if not (np.array_equal(q, want_q) and np.array_equal(s, want_s)):
+                sys.exit(f"{what}: {key} ({kind}) differs from the expected int8 values")
+            kinds[kind].append(key)
+            # Fidelity to the original float weights: within the coarser of ONNX's and our rounding steps.
+            err = np.abs(q.astype(np.float32) * s[:, None] - state[key].numpy()).max(axis=1)
+            step = np.maximum(s, ints[key][1] if key in ints else s)
+            worst = max(worst, float((err / step).max()))
+        else:
+            want = dequantized(*ints[key]) if key in ints else state[key].numpy()
+            dtype = torch.float16 if key in HALF_KEYS else torch.float32
+            if t.dtype != dtype:
+                sys.exit(f"{what}: {key} is {t.dtype}, expected {dtype}")
+            if (floats_exact or key in ints) and not torch.equal(t, torch.from_numpy(np.array(want, order="C")).to(dtype)):
+                sys.exit(f"{what}: {key} is not the {'dequantized ONNX weight' if key in ints else 'original tensor'}"
+                         + (" rounded to F16" if dtype == torch.float16 else ""))
+    notes = convert_notes(stdout)
+    for kind in ("requantized", "from float"):
+        if sorted(notes.get(kind, [])) != sorted(kinds[kind]):
+            sys.exit(f"{what}: Tools/convert's '{kind}' note lists {notes.get(kind, [])}, expected {kinds[kind]}")
+    if worst > 1.0 + 1e-3:
+        sys.exit(f"{what}: an int8 weight is {worst:.3f} rounding steps from the original float weight")
+    log(f"{what}: int8 format OK; {len(kinds['exact'])} I8 weights = w_q - zero point of the ONNX initializers exactly, "
+        f"{len(kinds['requantized'])} requantized per row, {len(kinds['from float'])} quantized from float; "
+        f"max |int8 - original| {worst:.3f} rounding steps")
+    if kinds["requantized"]:
+        log(f"  requantized (w_q - zero point outside int8): {', '.join(kinds['requantized'])}")
+    return kinds
+
+
+def ort_embeddings(vision_path, text_path, pixel_values, seqs):
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = opts.inter_op_num_threads = 1
+    vs = ort.InferenceSession(vision_path, opts, providers=["CPUExecutionProvider"])
+    ts = ort.InferenceSession(text_path, opts, providers=["CPUExecutionProvider"])
+    img = vs.run(["image_embeds"], {"pixel_values": pixel_values.numpy()})[0]
+    txt = np.concatenate([ts.run(["text_embeds"], {"input_ids": np.array([s], dtype=np.int64),
+                                                   "attention_mask": np.ones((1, len(s)), dtype=np.int64)})[0]
+                          for s in seqs])
+    return torch.from_numpy(img), torch.from_numpy(txt)
+
+
+def row_cosines(a, b):
+    return torch.nn.functional.cosine_similarity(torch.as_tensor(a).double(), torch.as_tensor(b).double(), dim=1)
+
+
+@torch.no_grad()
+def simulate_int8(directory, pixel_values, seqs, levels):
+    """The Swift int8 path in torch: weights = q · scale (F16 ones widened), and every encoder-layer linear's input
+    quantized per row, symmetric, to ±levels (127; 63 on the AVX2 tier), round half to even."""
+    from transformers import CLIPModel
+
+    conv = load_st(os.path.join(directory, "model.safetensors"))
+    sd = {k: (v.float() * conv[k + "_scale"][:, None]) if v.dtype == torch.int8 else v.float()
+          for k, v in conv.items() if not (k.endswith("_scale") and k[:-len("_scale")] in conv)}
+    config = tiny_config()
+    config._attn_implementation = "eager"
+    model = CLIPModel(config).eval()
+    model.load_state_dict(sd)
+
+    def fake_quant(module, args):
+        x = args[0]
+        amax = x.abs().amax(dim=-1, keepdim=True)
+        scale = torch.where(amax > 0, amax / levels, torch.ones_like(amax))
+        return (torch.round(x / scale).clamp(-levels, levels) * scale,)
+
+    for name, m in model.named_modules():
+        if isinstance(m, torch.nn.Linear) and ".encoder.layers." in name:
+            m.register_forward_pre_hook(fake_quant)
+    img = features(model.get_image_features(pixel_values=pixel_values))
+    txt = torch.cat([features(model.get_text_features(input_ids=torch.tensor([s]))) for s in seqs])
+    return img, txt
+
+
+def check_agreement(directory, pixel_values, seqs, image_ref, text_ref, ort_img, ort_txt, what, vs_ort=True):
+    """Cosines of the simulated Swift int8 embeddings against the float model and onnxruntime's int8 graph (required
+    ≥ COS_MIN; against onnxruntime only if `vs_ort`)."""
+    worst = {}
+    for levels in (127, 63):
+        img, txt = simulate_int8(directory, pixel_values, seqs, levels)
+        for ref_name, (ri, rt) in (("float", (image_ref, text_ref)), ("ORT int8", (ort_img, ort_txt))):
+            c = min(row_cosines(img, ri).min().item(), row_cosines(txt, rt).min().item())
+            worst[(levels, ref_name)] = c
+    ort_float = min(row_cosines(ort_img, image_ref).min().item(), row_cosines(ort_txt, text_ref).min().item())
+    log(f"{what}: min cosine, simulated int8 (±127 / ±63 activations) vs float "
+        f"{worst[(127, 'float')]:.6f} / {worst[(63, 'float')]:.6f}, vs ORT int8 {worst[(127, 'ORT int8')]:.6f} / "
+        f"{worst[(63, 'ORT int8')]:.6f}; ORT int8 vs float {ort_float:.6f}")
+    required = [c for (_, ref), c in worst.items() if vs_ort or ref == "float"]
+    if min(required) < COS_MIN:
+        sys.exit(f"{what}: a cosine is below {COS_MIN}")
+    return min(required)
+
+
+def make_onnx_int8(args, work):
+    import onnx
+    from onnxruntime.quantization import QuantType
+
+    logging.getLogger().setLevel(logging.ERROR)  # quantize_*: "Please consider to run pre-processing ..."
+    log("(c) the ONNX towers of (b) quantized with onnxruntime.quantization.quantize_dynamic -> int8 format")
+    model = build_hf(seed=4242)
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    repo = os.path.join(work, "xenova-tiny-clip-int8")
+    if os.path.isdir(repo):
+        shutil.rmtree(repo)
+    export_xenova(model, repo, args.opset)
+    with open(os.path.join(repo, "config.json")) as f:
+        source_config = json.load(f)
+    pixel_values, seqs = make_inputs(seed=4244, image_size=64)
+    with torch.no_grad():
+        image_embeds = features(model.get_image_features(pixel_values=pixel_values))
+        text_embeds = torch.cat([features(model.get_text_features(input_ids=torch.tensor([s]))) for s in seqs])
+    scale = float(state["logit_scale"])
+
+    def tower(name, variant=""):
+        return os.path.join(repo, "onnx", f"{name}_model{'_' + variant if variant else ''}.onnx")
+
+    # variant -> how its files were made. "quantized" (QUInt8 per tensor, Transformers.js' default file name) is the
+    # committed fixture; the others are checked here only.
+    variants = {
+        "quantized": dict(weight_type=QuantType.QUInt8),
+        "int8": dict(weight_type=QuantType.QInt8),
+        "uint8_pc7": dict(weight_type=QuantType.QUInt8, per_channel=True, reduce_range=True),
+        "int8_pc": dict(weight_type=QuantType.QInt8, per_channel=True),
+    }
+    for variant, options in variants.items():
+        for name in ("vision", "text"):
+            quantize_dynamic_onnx(tower(name), tower(name, variant), **options)
+    p = tower("vision", "quantized")
+    ops = sorted({n.op_type for n in onnx.load(p).graph.node} & {"DynamicQuantizeLinear", "MatMulInteger", "ConvInteger",
+                                                                 "DequantizeLinear"})
+    log(f"{p}: {os.path.getsize(p):,} B ({', '.join(ops)})")
+
+    results, outputs = {}, {}
+    for variant, options in variants.items():
+        out = os.path.join(args.out_dir, "converted-onnx-int8") if variant == "quantized" else \
+            os.path.join(work, f"converted-onnx-variant-{variant}")
+        if os.path.isdir(out):
+            shutil.rmtree(out)
+        r = run_convert("onnx", repo, "--variant", variant, "--out", out, "--logit-scale", repr(scale))
+        what = variant + " (" + ", ".join(f"{k}={getattr(v, 'name', v)}" for k, v in options.items()) + ")"
+        paths = [tower("vision", variant), tower("text", variant)]
+        kinds = check_int8(out, paths, state, source_config, r.stdout, what)
+        if variant in ("int8", "int8_pc", "uint8_pc7") and kinds["requantized"] != ["text_model.embeddings.token_embedding.weight"]:
+            sys.exit(f"{what}: expected every linear weight stored exactly (symmetric or 7-bit weights)")
+        ort_img, ort_txt = ort_embeddings(*paths, pixel_values, seqs)
+        results[f"int8_cos_{variant}"] = check_agreement(out, pixel_values, seqs, image_embeds, text_embeds,
+                                                         ort_img, ort_txt, what)
+        outputs[variant] = (out, ort_img, ort_txt)
+
+    # Node names stripped: the bias behind Cast/Mul and unique shapes must find the same tensors.
+    anon = os.path.join(work, "xenova-tiny-clip-int8-anonymous")
+    shutil.copytree(repo, anon, dirs_exist_ok=True)
+    for name in ("vision", "text"):
+        m = onnx.load(tower(name, "quantized"))
+        for i, node in enumerate(m.graph.node):
+            node.name = f"n{i}"
+        onnx.save(m, os.path.join(anon, "onnx", f"{name}_model_quantized.onnx"))
+    anon_out = os.path.join(work, "converted-onnx-int8-anonymous")
+    run_convert("onnx", anon, "--variant", "quantized", "--out", anon_out, "--logit-scale", repr(scale))
+    with open(os.path.join(anon_out, "model.safetensors"), "rb") as f1, \
+            open(os.path.join(outputs["quantized"][0], "model.safetensors"), "rb") as f2:
+        if f1.read() != f2.read():
+            sys.exit("quantized ONNX without node names converts differently")
+    log("quantized ONNX without node names: identical model.safetensors")
+
+    # A float vision tower with a quantized text tower: the vision int8 weights are quantized from float.
+    mixed = os.path.join(work, "converted-onnx-int8-mixed")
+    r = run_convert("onnx", repo, "--vision-onnx", tower("vision"), "--text-onnx", tower("text", "int8"), "--out", mixed,
+                    "--logit-scale", repr(scale))
+    kinds = check_int8(mixed, [tower("vision"), tower("text", "int8")], state, source_config, r.stdout,
+                       "float vision + QInt8 text")
+    if not all(k.startswith("vision_model.") for k in kinds["from float"]) or len(kinds["from float"]) != 12:
+        sys.exit("float vision + QInt8 text: expected the 12 vision linear weights quantized from float")
+
+    # Static quantization in QDQ format: weights (and biases, LayerNorms) are DequantizeLinear constants.
+    feeds = {"vision": [{"pixel_values": pixel_values[:1].numpy()}, {"pixel_values": pixel_values[1:].numpy()}],
+             "text": [{"input_ids": np.array([s], dtype=np.int64), "attention_mask": np.ones((1, len(s)), dtype=np.int64)}
+                      for s in seqs]}
+    for name in ("vision", "text"):
+        quantize_static_onnx(tower(name), tower(name, "qdq"), feeds[name])
+    qdq = os.path.join(work, "converted-onnx-qdq")
+    r = run_convert("onnx", repo, "--variant", "qdq", "--out", qdq, "--logit-scale", repr(scale))
+    paths = [tower("vision", "qdq"), tower("text", "qdq")]
+    check_int8(qdq, paths, state, source_config, r.stdout, "QDQ (quantize_static)", floats_exact=False)
+    ort_img, ort_txt = ort_embeddings(*paths, pixel_values, seqs)
+    # (static activation scales from a 2-sample calibration make onnxruntime's own QDQ result the odd one out)
+    results["int8_cos_qdq"] = check_agreement(qdq, pixel_values, seqs, image_embeds, text_embeds, ort_img, ort_txt,
+                                              "QDQ (quantize_static)", vs_ort=False)
+
+    # Refusals: --dtype f16 with a quantized graph; static QOperator quantization (QLinearMatMul).
+    bad = subprocess.run([sys.executable, CONVERT, "onnx", repo, "--variant", "int8", "--dtype", "f16", "--out",
+                          os.path.join(work, "refused")], capture_output=True, text=True)
+    if bad.returncode == 0 or "int8 format" not in bad.stderr:
+        sys.exit(f"--dtype f16 with a quantized graph was not refused: {bad.stderr}")
+    quantize_static_onnx(tower("text"), tower("text", "qop"), feeds["text"], qdq=False)
+    bad = subprocess.run([sys.executable, CONVERT, "onnx", repo, "--text-onnx", tower("text", "qop"), "--out",
+                          os.path.join(work, "refused")], capture_output=True, text=True)
+    if bad.returncode == 0 or "QLinearMatMul" not in bad.stderr:
+        sys.exit(f"a QOperator (QLinearMatMul) graph was not refused: {bad.stderr}")
+    log("refused as expected: --dtype f16 with a quantized graph, and QOperator static quantization ("
+        + bad.stderr.split("cannot import a graph with ")[-1].split(" nodes")[0] + ")")
+
+    out, ort_img, ort_txt = outputs["quantized"]
+    write_fixture_extras(out, pixel_values, image_embeds, text_embeds, seqs,
+                         extra={"ort_int8_image_embeds": ort_img, "ort_int8_text_embeds": ort_txt})
+    return results, out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--out-dir", default=os.path.join(os.path.dirname(HERE), "Tests", "Fixtures"),
-                    help="fixture root; writes converted-openai/ and converted-onnx/ (default: %(default)s)")
+                    help="fixture root; writes converted-openai/, converted-onnx/ and converted-onnx-int8/ (default: %(default)s)")
     ap.add_argument("--work", default="/tmp/clip-conversion-fixtures", help="scratch dir for checkpoints/ONNX files")
-    ap.add_argument("--only", choices=["openai", "onnx"], help="build just one of the two fixtures")
+    ap.add_argument("--only", choices=["openai", "onnx", "onnx-int8"], help="build just one of the three fixtures")
     ap.add_argument("--opset", type=int, default=14, help="ONNX opset (default: %(default)s, as Optimum used)")
     args = ap.parse_args()
     torch.set_num_threads(1)
@@ -477,6 +834,10 @@ def main():
         r, d = make_onnx(args, args.work)
         results.update(r)
         dirs.append(d)
+    if args.only in (None, "onnx-int8"):
+        r, d = make_onnx_int8(args, args.work)
+        results.update(r)
+        dirs.append(d)
     print("\nsummary")
     for d in dirs:
         size = dir_size(d)
@@ -485,7 +846,7 @@ def main():
         if size >= 600_000:
             sys.exit(f"{d} is {size:,} B, over the 600 KB budget")
     for k, v in results.items():
-        print(f"  max diff {k}: {v:.3g}")
+        print(f"  min {k}: {v:.6f}" if k.startswith("int8_cos") else f"  max diff {k}: {v:.3g}")
     return 0
 
 

@@ -52,3 +52,19 @@ func matmulBench(_ options: Options) throws {
         print("M=\(m) K=\(k) N=\(n), 12 weights in turn, \(epilogue):  " + cells.joined(separator: "  "))
     }
 }
+
+/// Attention alone: µs per head on one thread, for the vision (L = 50) and batch-8 shapes.
+func attentionBench(_ options: Options) throws {
+    for backend in [ComputeBackend.avx512, .avx2, .portable] where (try? backend.resolved()) != nil {
+        let compute = try Compute(backend: backend, threads: 1)
+        for (len, heads) in [(50, 12), (8, 8), (77, 8)] {
+            let d = 64, c = heads * d
+            let qkv = (0..<(len * 3 * c)).map { Float(($0 * 7) % 13) * 0.05 - 0.3 }
+            var out = [Float](repeating: 0, count: len * c)
+            let s = measure(50) {
+                compute.attention(qkv, sequences: [0..<len], heads: heads, headDim: d, scale: 0.125, causal: len != 50, out: &out)
+            }
+            print(String(format: "%@ attention L=%d d=%d: %.2f µs per head", backend.rawValue, len, d, s.median * 1e6 / Double(heads)))
+        }
+    }
+}

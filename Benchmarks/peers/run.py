@@ -102,7 +102,39 @@ def prepare(workdir: pathlib.Path):
         arr = np.stack([x * 255 // 3000, y * 255 // 2000, (x + y) * 128 // 5000 + 60], -1).astype(np.int16)
         arr += rng.integers(0, 16, arr.shape, dtype=np.int16)
         Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8)).save(jpeg, quality=90)
+    # ONNX Runtime's dynamic int8 quantization of the same towers (QInt8 weights, per-tensor).
+    for name in ("vision_model", "text_model"):
+        q = onnx_dir / f"{name}_int8.onnx"
+        if not q.exists():
+            from onnxruntime.quantization import QuantType, quantize_dynamic
+            print(f"quantize_dynamic {name} (QInt8) …", flush=True)
+            quantize_dynamic(str(onnx_dir / f"{name}.onnx"), str(q), weight_type=QuantType.QInt8)
     return hf, onnx_dir, jpeg
+
+
+def quantize_swift(hf: pathlib.Path, scratch: str) -> pathlib.Path:
+    """The same weights as this package's int8 checkpoint (`clip quantize`)."""
+    out = hf.parent / "vitb32-int8"
+    clip = pathlib.Path(scratch) / "release" / "clip"
+    subprocess.run([str(clip), "quantize", str(hf), "--out", str(out)], check=True, capture_output=True)
+    return out
+
+
+def bench_ort_int8(onnx_dir, n):
+    """Image batch 1 and 8 and 10 labels on ORT's quantize_dynamic models."""
+    import numpy as np
+    import onnxruntime as ort
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 2
+    so.inter_op_num_threads = 1
+    vs = ort.InferenceSession(str(onnx_dir / "vision_model_int8.onnx"), so, providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(0)
+    px1 = rng.standard_normal((1, 3, 224, 224), dtype=np.float32)
+    px8 = rng.standard_normal((8, 3, 224, 224), dtype=np.float32)
+    return {
+        "image_b1_ms": timeit(lambda: vs.run(None, {"pixel_values": px1}), n) * 1000,
+        "image_b8_ms_per_image": timeit(lambda: vs.run(None, {"pixel_values": px8}), max(3, n // 2)) * 1000 / 8,
+    }
 
 
 PEER_STARTUP = r'''
@@ -261,10 +293,14 @@ def main():
     weights_mb = (hf / "model.safetensors").stat().st_size / 1e6
 
     scratch = args.scratch_path or str(ROOT / (".build-flags" if args.swift_flags.strip() else ".build"))
-    print(f"building clip-bench (swift build -c release {args.swift_flags}) …", flush=True)
-    subprocess.run(["swift", "build", "-c", "release", "--product", "clip-bench", "--scratch-path", scratch,
-                    *args.swift_flags.split()], cwd=ROOT, check=True)
+    print(f"building clip-bench and clip (swift build -c release {args.swift_flags}) …", flush=True)
+    for product in ("clip-bench", "clip"):
+        subprocess.run(["swift", "build", "-c", "release", "--product", product, "--scratch-path", scratch,
+                        *args.swift_flags.split()], cwd=ROOT, check=True)
     bench = pathlib.Path(scratch) / "release" / "clip-bench"
+    hf_int8 = quantize_swift(hf, scratch)
+    int8_mb = (hf_int8 / "model.safetensors").stat().st_size / 1e6
+    ort_int8_mb = (onnx_dir / "vision_model_int8.onnx").stat().st_size / 1e6
 
     rounds = []
     for r in range(args.rounds):
@@ -275,7 +311,12 @@ def main():
         swift = run_swift(bench, hf, jpeg, args.iterations)
         print(f"  backend {swift['backend']}, multiply-add peak {swift['madd_peak_gflops']:.0f} GFLOP/s, "
               f"batch 1 {swift['image_b1_ms']:.1f} ms vs ORT {ort['image_b1_ms']:.1f} ms", flush=True)
-        rounds.append({"ort": ort, "swift": swift})
+        print(f"round {r + 1}/{args.rounds}: ONNX Runtime int8 …", flush=True)
+        ort_int8 = bench_ort_int8(onnx_dir, args.iterations)
+        print(f"round {r + 1}/{args.rounds}: swift-clip int8 …", flush=True)
+        swift_int8 = run_swift(bench, hf_int8, jpeg, args.iterations)
+        print(f"  int8 batch 1 {swift_int8['image_b1_ms']:.1f} ms vs ORT {ort_int8['image_b1_ms']:.1f} ms", flush=True)
+        rounds.append({"ort": ort, "swift": swift, "ort_int8": ort_int8, "swift_int8": swift_int8})
     best = lambda side, key: min(rd[side][key] for rd in rounds)
 
     lines = [f"weights: random ViT-B/32, {weights_mb:.0f} MB F32; 2 threads; {args.rounds} interleaved rounds "
@@ -294,6 +335,22 @@ def main():
     o_rss = max(rd["ort"]["peak_rss_mb"] for rd in rounds)
     lines.append(f"| peak RSS (MB; weights {weights_mb:.0f} MB) | {s_rss:.0f} ({s_rss / weights_mb:.2f}×) | {o_rss:.0f} | "
                  f"{s_rss / o_rss:.2f}× | ≤ 1.1× weights | {'yes' if s_rss <= 1.1 * weights_mb else '**no**'} |")
+    lines.append("")
+    lines.append(f"int8: this package's `clip quantize` checkpoint ({int8_mb:.0f} MB for both towers, "
+                 f"{int8_mb / weights_mb:.2f}× the F32 file) against ONNX Runtime's quantize_dynamic QInt8 vision "
+                 f"model ({ort_int8_mb:.0f} MB):")
+    lines.append("| workload | swift-clip int8 | ORT int8 | swift int8 / ORT int8 | swift int8 / swift fp32 | target | met? |")
+    lines.append("| --- | --- | --- | --- | --- | --- | --- |")
+    for label, key in (("image batch 1 (ms)", "image_b1_ms"), ("image batch 8 (ms / image)", "image_b8_ms_per_image")):
+        si, oi, sf = best("swift_int8", key), best("ort_int8", key), best("swift", key)
+        met = si <= oi and si <= 0.5 * sf
+        lines.append(f"| {label} | {si:.3g} | {oi:.3g} | {si / oi:.2f}× | {si / sf:.2f}× | ≤ 1.0× ORT int8 and ≤ 0.5× "
+                     f"swift fp32 | {'yes' if met else '**no**'} |")
+    for label, key in (("10 short labels (ms)", "text_10_labels_ms"), ("process start → first result (s)", "startup_to_first_result_s")):
+        lines.append(f"| {label} | {best('swift_int8', key):.3g} | | | {best('swift_int8', key) / best('swift', key):.2f}× | | |")
+    s8_rss = max(rd["swift_int8"]["peak_rss_mb"] for rd in rounds)
+    lines.append(f"| peak RSS (MB) | {s8_rss:.0f} ({s8_rss / int8_mb:.2f}× the int8 file) | | | | ≤ 1.2× | "
+                 f"{'yes' if s8_rss <= 1.2 * int8_mb else '**no**'} |")
     lines.append("")
     lines.append("per round: " + "; ".join(
         f"{i + 1}: backend {rd['swift']['backend']}, peak {rd['swift']['madd_peak_gflops']:.0f} GFLOP/s, "

@@ -44,40 +44,53 @@ package func attentionHeadBody<I: KernelISA>(_: I.Type, _ h: AttentionOperands) 
     let lp = (len + w - 1) / w * w
     let kt = h.scratch                 // (d, lp): kt[t·lp + j] = k[j][t], zero past L
     let p = h.scratch + d * lp         // (L, lp): scores, then probabilities
-    for t in 0..<d {
-        let row = kt + t * lp
-        for j in 0..<len { row[j] = h.k[j * stride + t] }
-        for j in len..<lp { row[j] = 0 }
+    for j in 0..<len {
+        let src = h.k + j &* stride
+        var dst = kt + j
+        for t in 0..<d {
+            dst.pointee = src[t]
+            dst += lp
+        }
     }
-    // scores[i, j] = q_i · k_j for 4 rows (the last block repeats its final row) × w keys
+    if lp > len { for t in 0..<d { (kt + (t &* lp &+ len)).update(repeating: 0, count: lp &- len) } }
+    // scores[i, j] = q_i · k_j for 4 rows (the last block repeats its final row) × 2w keys: 8 independent
+    // accumulator chains, enough to hide the multiply-add latency
     var i = 0
     while i < len {
         let q0 = h.q + i * stride, q1 = h.q + min(i + 1, len - 1) * stride
         let q2 = h.q + min(i + 2, len - 1) * stride, q3 = h.q + min(i + 3, len - 1) * stride
+        let rows = min(4, len - i)
         var jc = 0
         while jc < lp {
-            var s0 = V(), s1 = V(), s2 = V(), s3 = V()
+            let pair = jc + w < lp
+            var s0 = V(), s1 = V(), s2 = V(), s3 = V(), t0 = V(), t1 = V(), t2 = V(), t3 = V()
             var kp = UnsafeRawPointer(kt + jc)
             for t in 0..<d {
+                let a0 = V(repeating: q0[t]), a1 = V(repeating: q1[t]), a2 = V(repeating: q2[t]), a3 = V(repeating: q3[t])
                 let kv = kp.loadUnaligned(as: V.self)
-                s0 = I.madd(s0, V(repeating: q0[t]), kv)
-                s1 = I.madd(s1, V(repeating: q1[t]), kv)
-                s2 = I.madd(s2, V(repeating: q2[t]), kv)
-                s3 = I.madd(s3, V(repeating: q3[t]), kv)
+                s0 = I.madd(s0, a0, kv); s1 = I.madd(s1, a1, kv); s2 = I.madd(s2, a2, kv); s3 = I.madd(s3, a3, kv)
+                if pair {
+                    let kw = kp.loadUnaligned(fromByteOffset: w &* 4, as: V.self)
+                    t0 = I.madd(t0, a0, kw); t1 = I.madd(t1, a1, kw); t2 = I.madd(t2, a2, kw); t3 = I.madd(t3, a3, kw)
+                }
                 kp += lp &* 4
             }
-            let rows = min(4, len - i)
-            UnsafeMutableRawPointer(p + i * lp + jc).storeBytes(of: s0, as: V.self)
-            if rows > 1 { UnsafeMutableRawPointer(p + (i + 1) * lp + jc).storeBytes(of: s1, as: V.self) }
-            if rows > 2 { UnsafeMutableRawPointer(p + (i + 2) * lp + jc).storeBytes(of: s2, as: V.self) }
-            if rows > 3 { UnsafeMutableRawPointer(p + (i + 3) * lp + jc).storeBytes(of: s3, as: V.self) }
-            jc += w
+            @inline(__always) func store(_ r: Int, _ x: V, _ y: V) {
+                let dst = UnsafeMutableRawPointer(p + (i + r) * lp + jc)
+                dst.storeBytes(of: x, as: V.self)
+                if pair { dst.storeBytes(of: y, toByteOffset: w * 4, as: V.self) }
+            }
+            store(0, s0, t0)
+            if rows > 1 { store(1, s1, t1) }
+            if rows > 2 { store(2, s2, t2) }
+            if rows > 3 { store(3, s3, t3) }
+            jc += pair ? 2 * w : w
         }
         i += 4
     }
     // probabilities = softmax(scale · scores), future keys masked when causal
     softmaxBody(I.self, p, rows: len, cols: len, ld: lp, scale: h.scale, causal: h.causal)
-    // out_i = Σ_j p[i, j] v_j for 4 rows × w columns of d
+    // out_i = Σ_j p[i, j] v_j for 4 rows × 2w columns of d (8 accumulator chains)
     i = 0
     while i < len {
         let p0 = p + i * lp, p1 = p + min(i + 1, len - 1) * lp
@@ -86,34 +99,36 @@ package func attentionHeadBody<I: KernelISA>(_: I.Type, _ h: AttentionOperands) 
         let rows = min(4, len - i)
         var dc = 0
         while dc < d {
-            let cols = min(w, d - dc)
-            var o0 = V(), o1 = V(), o2 = V(), o3 = V()
+            let cols = min(2 * w, d - dc)
+            let full = cols == 2 * w
+            var o0 = V(), o1 = V(), o2 = V(), o3 = V(), u0 = V(), u1 = V(), u2 = V(), u3 = V()
             for j in 0..<visible {
                 let vr = h.v + j * stride + dc
-                var vv = V()
-                if cols == w {
-                    vv = UnsafeRawPointer(vr).loadUnaligned(as: V.self)
+                var v0 = V(), v1 = V()
+                if full {
+                    v0 = UnsafeRawPointer(vr).loadUnaligned(as: V.self)
+                    v1 = UnsafeRawPointer(vr + w).loadUnaligned(as: V.self)
                 } else {
-                    for c in 0..<cols { vv[c] = vr[c] }
+                    for c in 0..<cols { if c < w { v0[c] = vr[c] } else { v1[c - w] = vr[c] } }
                 }
-                o0 = I.madd(o0, V(repeating: p0[j]), vv)
-                o1 = I.madd(o1, V(repeating: p1[j]), vv)
-                o2 = I.madd(o2, V(repeating: p2[j]), vv)
-                o3 = I.madd(o3, V(repeating: p3[j]), vv)
+                let a0 = V(repeating: p0[j]), a1 = V(repeating: p1[j]), a2 = V(repeating: p2[j]), a3 = V(repeating: p3[j])
+                o0 = I.madd(o0, a0, v0); o1 = I.madd(o1, a1, v0); o2 = I.madd(o2, a2, v0); o3 = I.madd(o3, a3, v0)
+                u0 = I.madd(u0, a0, v1); u1 = I.madd(u1, a1, v1); u2 = I.madd(u2, a2, v1); u3 = I.madd(u3, a3, v1)
             }
-            @inline(__always) func store(_ r: Int, _ o: V) {
+            @inline(__always) func store(_ r: Int, _ x: V, _ y: V) {
                 let dst = h.out + (i + r) * h.outStride + dc
-                if cols == w {
-                    UnsafeMutableRawPointer(dst).storeBytes(of: o, as: V.self)
+                if full {
+                    UnsafeMutableRawPointer(dst).storeBytes(of: x, as: V.self)
+                    UnsafeMutableRawPointer(dst + w).storeBytes(of: y, as: V.self)
                 } else {
-                    for c in 0..<cols { dst[c] = o[c] }
+                    for c in 0..<cols { dst[c] = c < w ? x[c] : y[c - w] }
                 }
             }
-            store(0, o0)
-            if rows > 1 { store(1, o1) }
-            if rows > 2 { store(2, o2) }
-            if rows > 3 { store(3, o3) }
-            dc += w
+            store(0, o0, u0)
+            if rows > 1 { store(1, o1, u1) }
+            if rows > 2 { store(2, o2, u2) }
+            if rows > 3 { store(3, o3, u3) }
+            dc += 2 * w
         }
         i += 4
     }

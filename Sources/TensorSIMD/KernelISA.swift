@@ -5,7 +5,7 @@ import KernelIntrinsics
 // can never be merged by the linker with a baseline copy (which would run AVX code on a CPU without it).
 
 /// An instruction-set tier as the kernels see it.
-@usableFromInline package protocol KernelISA {
+@usableFromInline package protocol KernelISA: SendableMetatype {
     /// The float vector one register holds (SIMD4 for SSE2/NEON, SIMD8 for AVX2, SIMD16 for AVX-512).
     associatedtype V: SIMD where V.Scalar == Float
     /// `acc + a·b`: one fused instruction on targets with FMA. Without an FMA target, `addingProduct` becomes a

@@ -51,3 +51,21 @@ func expectClose(_ actual: [Float], _ expected: [Float], atol: Float, rtol: Floa
 func loadJSON(_ path: String) throws -> JSONValue {
     try JSONValue.parse(try readFile(path, limit: 64 << 20))
 }
+
+/// Writes a safetensors file from raw entries (test mutations).
+func writeTestSafeTensors(_ entries: [(key: String, dtype: SafeTensorsDType, shape: [Int], bytes: [UInt8])], to path: String) throws {
+    var header = "{"
+    var offset = 0
+    for (i, e) in entries.enumerated() {
+        header += (i == 0 ? "" : ",") + "\"\(e.key)\":{\"dtype\":\"\(e.dtype.rawValue)\",\"shape\":[\(e.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(offset + e.bytes.count)]}"
+        offset += e.bytes.count
+    }
+    header += "}"
+    while (8 + header.utf8.count) % 8 != 0 { header += " " }
+    var data = Data()
+    var length = UInt64(header.utf8.count).littleEndian
+    data.append(Data(bytes: &length, count: 8))
+    data.append(Data(header.utf8))
+    for e in entries { data.append(contentsOf: e.bytes) }
+    try data.write(to: URL(fileURLWithPath: path))
+}
