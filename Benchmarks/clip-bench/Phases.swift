@@ -29,10 +29,12 @@ func startupProbe(_ dir: String, options: Options) throws {
     let t0 = now()
     let clip = try CLIPZeroShot(directory: dir, options: options.loadOptions)
     let t1 = now()
+    let loadedRSS = currentRSS()
     let image: CLIPImage = options.probeImage.map { .path($0) } ?? .pixels(syntheticImage(width: 640, height: 480))
     _ = try clip.classify(image: image, labels: labels)
     let t2 = now()
     print("{\"load_s\": \(t1 - t0), \"first_result_s\": \(t2 - t0), \"peak_rss_mb\": \(peakRSS()), "
+          + "\"rss_after_load_mb\": \(loadedRSS), \"rss_after_result_mb\": \(currentRSS()), "
           + "\"prepared\": \"\(clip.model.preparedWeights.rawValue)\"}")
 }
 

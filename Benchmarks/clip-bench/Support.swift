@@ -70,11 +70,11 @@ func encodeJPEG(_ img: RGBImage) -> [UInt8] {
     return sink.bytes
 }
 
-/// Peak resident set size of this process in MB.
+/// Peak resident set size of this process in MB (10^6 bytes, as the weight sizes).
 func peakRSS() -> Double {
     var u = rusage()
     getrusage(RUSAGE_SELF.rawValue, &u)
-    return Double(u.ru_maxrss) / 1024
+    return Double(u.ru_maxrss) * 1024 / 1e6
 }
 
 /// Resident set size now, in MB (from /proc/self/statm).

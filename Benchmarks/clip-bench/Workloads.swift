@@ -40,7 +40,7 @@ func workloads(weights dir: String, options: Options) throws {
     // cache (packing, then writing the cache), then three times with it.
     var startup: [Double] = []
     var firstLoad = 0.0
-    var probeRSS = 0.0
+    var probeRSS = 0.0, firstLoadRSS = 0.0
     if !options.cache.isEmpty { try? FileManager.default.removeItem(atPath: options.cache) }
     for run in 0..<4 {
         let p = Process()
@@ -57,8 +57,14 @@ func workloads(weights dir: String, options: Options) throws {
         p.waitUntilExit()
         let wall = now() - t
         guard p.terminationStatus == 0, let v = try? JSONValue.parse(Array(out)) else { fail("the start-up probe failed") }
-        if run == 0 { firstLoad = wall } else { startup.append(wall) }
-        probeRSS = max(probeRSS, v["peak_rss_mb"]?.doubleValue ?? 0)
+        let rss = v["peak_rss_mb"]?.doubleValue ?? 0
+        if run == 0 {
+            firstLoad = wall
+            firstLoadRSS = rss
+        } else {
+            startup.append(wall)
+            probeRSS = max(probeRSS, rss)
+        }
     }
 
     log("loading \(dir) …")
@@ -122,6 +128,7 @@ func workloads(weights dir: String, options: Options) throws {
         ("startup_to_first_result_s", Stats(samples: startup).median),
         ("startup_first_load_s", firstLoad),
         ("peak_rss_mb", probeRSS),
+        ("peak_rss_first_load_mb", firstLoadRSS),
         ("bench_peak_rss_mb", peakRSS()),
         ("weights_mb", Double(weightsBytes) / 1e6),
         ("image_b1_gflops", gflop / b1.median),

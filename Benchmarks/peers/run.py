@@ -172,7 +172,7 @@ te = te / np.linalg.norm(te, axis=-1, keepdims=True); ie = ie / np.linalg.norm(i
 logits = 100 * ie @ te.T
 p = np.exp(logits - logits.max()); p /= p.sum()
 t2 = time.perf_counter()
-print(json.dumps({"load_s": t1 - t0, "first_result_s": t2 - t0, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+print(json.dumps({"load_s": t1 - t0, "first_result_s": t2 - t0, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6}))
 '''
 
 

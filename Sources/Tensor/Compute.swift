@@ -110,12 +110,13 @@ public final class Compute: Sendable {
         guard rows > 0, n > 0 else { return }
         switch weight {
         case .packed(let w):
-            withScratch(rowBlocksCount(rows, k)) { a in
-                // x into blocks of 6 interleaved rows, then the panels split over the threads
-                let blocks = (rows + 5) / 6
+            let mr = kernels.tileRows
+            withScratch(rowBlocksCount(rows, k, blockRows: mr)) { a in
+                // x into blocks of MR interleaved rows, then the panels split over the threads
+                let blocks = (rows + mr - 1) / mr
                 let packParts = rows * k >= 1 << 16 ? min(4 * threads, blocks) : 1
                 pool.run(packParts) { part in
-                    packRowBlocks(x, lda: k, m: rows, k: k, into: a,
+                    packRowBlocks(x, lda: k, m: rows, k: k, blockRows: mr, into: a,
                                   blocks: (blocks * part / packParts)..<(blocks * (part + 1) / packParts))
                 }
                 // About 4 parts per thread, claimed dynamically, so a slower core does less of the work (more parts

@@ -19,6 +19,7 @@ package enum AVX2: KernelISA {
     @inline(__always) package static func toFloat(_ v: Acc) -> V { convertToFloat(v) }
     @inline(__always) package static func toBytes(_ v: Acc) -> Bytes { truncateToBytes(v) }
     @inline(__always) package static var int8Levels: Int32 { 63 }
+    @inline(__always) package static var tileRows: Int { 6 }
     @inline(__always) package static var kc: Int { 512 }
     /// The kernel table; AVX2 and FMA must have been detected.
     @inline(never) package static func kernels() -> KernelTable { Kernels<AVX2>.table(.avx2) }

@@ -19,6 +19,7 @@ package enum AVX512: KernelISA {
     @inline(__always) package static func toFloat(_ v: Acc) -> V { convertToFloat(v) }
     @inline(__always) package static func toBytes(_ v: Acc) -> Bytes { truncateToBytes(v) }
     @inline(__always) package static var int8Levels: Int32 { 127 }
+    @inline(__always) package static var tileRows: Int { 12 }
     @inline(__always) package static var kc: Int { 256 }
     /// The kernel table; AVX-512 (F, CD, BW, DQ, VL, VNNI) must have been detected.
     @inline(never) package static func kernels() -> KernelTable { Kernels<AVX512>.table(.avx512) }

@@ -13,6 +13,9 @@ import KernelIntrinsics
     static func madd(_ acc: V, _ a: V, _ b: V) -> V
     /// The GEMM's k-block: a (kc, 2·V) panel block fits in L1 next to its rows of x.
     static var kc: Int { get }
+    /// Rows per GEMM tile: 2 × tileRows accumulators must fit in the vector registers with room to spare (12 with
+    /// AVX-512's 32 registers, 6 with 16).
+    static var tileRows: Int { get }
     /// Lane-wise minimum and maximum, NaN-propagating (one instruction; see KernelIntrinsics).
     static func minimum(_ a: V, _ b: V) -> V
     static func maximum(_ a: V, _ b: V) -> V
@@ -41,6 +44,7 @@ import KernelIntrinsics
     @inlinable @inline(__always)
     package static func madd(_ acc: V, _ a: V, _ b: V) -> V { acc + a * b }
     @inlinable package static var kc: Int { 1024 }
+    @inlinable package static var tileRows: Int { 6 }
     @inlinable @inline(__always) package static func minimum(_ a: V, _ b: V) -> V { KernelIntrinsics.minimum(a, b) }
     @inlinable @inline(__always) package static func maximum(_ a: V, _ b: V) -> V { KernelIntrinsics.maximum(a, b) }
 

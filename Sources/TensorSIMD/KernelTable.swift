@@ -16,6 +16,8 @@
     @usableFromInline package let isa: ISA
     /// Columns per packed panel (two vectors): weights must be packed with this width.
     @usableFromInline package let panelWidth: Int
+    /// Rows per block of x for ``gemm`` (``KernelISA/tileRows``).
+    @usableFromInline package let tileRows: Int
     /// The packed GEMM over a range of panels.
     @usableFromInline package let gemm: @Sendable (GemmOperands, Range<Int>) -> Void
     /// `(x, rows, cols, gamma, beta, eps, out)`
@@ -39,7 +41,7 @@
 
     @inlinable
     package init(
-        isa: ISA, panelWidth: Int,
+        isa: ISA, panelWidth: Int, tileRows: Int,
         gemm: @escaping @Sendable (GemmOperands, Range<Int>) -> Void,
         layerNorm: @escaping @Sendable (UnsafePointer<Float>, Int, Int, UnsafePointer<Float>, UnsafePointer<Float>, Float,
                                         UnsafeMutablePointer<Float>) -> Void,
@@ -54,6 +56,7 @@
     ) {
         self.isa = isa
         self.panelWidth = panelWidth
+        self.tileRows = tileRows
         self.gemm = gemm
         self.layerNorm = layerNorm
         self.pointwise = pointwise
@@ -115,7 +118,7 @@
     @inlinable
     package static func table(_ isa: ISA) -> KernelTable {
         KernelTable(
-            isa: isa, panelWidth: 2 * I.V.scalarCount,
+            isa: isa, panelWidth: 2 * I.V.scalarCount, tileRows: I.tileRows,
             gemm: { gemm($0, panels: $1) },
             layerNorm: { layerNorm($0, rows: $1, cols: $2, gamma: $3, beta: $4, eps: $5, out: $6) },
             pointwise: { pointwise($0, $1, count: $2) },

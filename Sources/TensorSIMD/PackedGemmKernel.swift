@@ -1,6 +1,6 @@
 // Packed GEMM: y = x·wᵀ + b (optionally activated, or added to y) with w packed into panels of NR columns and x
-// into blocks of 6 interleaved rows. x: ⌈M/6⌉ blocks of (K, 6); w: ⌈N/NR⌉ panels of (K, NR), NR = 2·V.scalarCount;
-// y: (M, N) rows strided by ldc.
+// into blocks of MR interleaved rows. x: ⌈M/MR⌉ blocks of (K, MR); w: ⌈N/NR⌉ panels of (K, NR), NR = 2·V.scalarCount,
+// MR = I.tileRows (12 where 32 vector registers hold 24 accumulators, else 6); y: (M, N) rows strided by ldc.
 
 import KernelIntrinsics
 
@@ -12,6 +12,12 @@ import KernelIntrinsics
 @usableFromInline package enum Rows4: RowCount { @inlinable package static var value: Int { 4 } }
 @usableFromInline package enum Rows5: RowCount { @inlinable package static var value: Int { 5 } }
 @usableFromInline package enum Rows6: RowCount { @inlinable package static var value: Int { 6 } }
+@usableFromInline package enum Rows7: RowCount { @inlinable package static var value: Int { 7 } }
+@usableFromInline package enum Rows8: RowCount { @inlinable package static var value: Int { 8 } }
+@usableFromInline package enum Rows9: RowCount { @inlinable package static var value: Int { 9 } }
+@usableFromInline package enum Rows10: RowCount { @inlinable package static var value: Int { 10 } }
+@usableFromInline package enum Rows11: RowCount { @inlinable package static var value: Int { 11 } }
+@usableFromInline package enum Rows12: RowCount { @inlinable package static var value: Int { 12 } }
 
 /// The share of the next k-block a tile prefetches: `perStep` cache lines every `every` k-steps from `start`.
 /// The lines of a block are spread over all its row tiles, so the requests trickle out at the pace the CPU can
@@ -47,7 +53,7 @@ import KernelIntrinsics
 
 /// The operands of one packed GEMM. Raw pointers: the caller keeps the buffers alive for the call.
 @usableFromInline package struct GemmOperands: @unchecked Sendable {
-    /// x packed by ``packRowBlocks(_:lda:m:k:into:)``: ⌈m/6⌉ blocks of (k, 6).
+    /// x packed by ``packRowBlocks(_:lda:m:k:blockRows:into:blocks:)``: ⌈m/MR⌉ blocks of (k, MR).
     @usableFromInline package var a: UnsafePointer<Float>
     @usableFromInline package var m: Int
     /// Panels of `(k, NR)`, zero-padded past `n`.
@@ -73,18 +79,19 @@ import KernelIntrinsics
     }
 }
 
-/// One R×NR tile over one block of `k` steps. Accumulators start at zero, or at `c` when `load` (a later
+/// One R×NR tile over one block of `k` steps (R ≤ 12). Accumulators start at zero, or at `c` when `load` (a later
 /// k-block, or the residual of ``GemmEpilogue/accumulate``). With `finish`, the bias and activation are applied
-/// and the result stored; otherwise the partial sums are stored for the next k-block.
+/// and the result stored; otherwise the partial sums are stored for the next k-block. `a` is one row block of
+/// `blockRows` interleaved rows.
 ///
-/// The 12 accumulators are named locals and the row count a compile-time constant, so after specialisation the
-/// `if R.value > r` tests fold away and the loop body is only loads, broadcasts and multiply-adds (no bounds or
+/// The accumulators are named locals and the row count a compile-time constant, so after specialisation the
+/// `if rows > r` tests fold away and the loop body is only loads, broadcasts and multiply-adds (no bounds or
 /// overflow checks, nothing spilled). Every row accumulates in the same order whatever R is, so a row's result
 /// does not depend on the batch it is in.
 @inlinable @inline(__always)
 package func gemmTile<I: KernelISA, R: RowCount>(
     _: I.Type, _: R.Type,
-    a: UnsafePointer<Float>, b: UnsafePointer<Float>, k: Int, prefetch: PrefetchSlice,
+    a: UnsafePointer<Float>, blockRows: Int, b: UnsafePointer<Float>, k: Int, prefetch: PrefetchSlice,
     c: UnsafeMutablePointer<Float>, ldc: Int, columns: Int, load: Bool,
     finish: Bool, bias0: I.V, bias1: I.V, activation: ActivationKind?
 ) {
@@ -93,6 +100,8 @@ package func gemmTile<I: KernelISA, R: RowCount>(
     let rows = R.value
     var c00 = V(), c01 = V(), c10 = V(), c11 = V(), c20 = V(), c21 = V()
     var c30 = V(), c31 = V(), c40 = V(), c41 = V(), c50 = V(), c51 = V()
+    var c60 = V(), c61 = V(), c70 = V(), c71 = V(), c80 = V(), c81 = V()
+    var c90 = V(), c91 = V(), c100 = V(), c101 = V(), c110 = V(), c111 = V()
     @inline(__always) func loadRow(_ r: Int) -> (V, V) {
         let row = c + r * ldc
         if columns == 2 * w {
@@ -109,6 +118,12 @@ package func gemmTile<I: KernelISA, R: RowCount>(
         if rows > 3 { (c30, c31) = loadRow(3) }
         if rows > 4 { (c40, c41) = loadRow(4) }
         if rows > 5 { (c50, c51) = loadRow(5) }
+        if rows > 6 { (c60, c61) = loadRow(6) }
+        if rows > 7 { (c70, c71) = loadRow(7) }
+        if rows > 8 { (c80, c81) = loadRow(8) }
+        if rows > 9 { (c90, c91) = loadRow(9) }
+        if rows > 10 { (c100, c101) = loadRow(10) }
+        if rows > 11 { (c110, c111) = loadRow(11) }
     }
     var bp = UnsafeRawPointer(b)
     var ap = a
@@ -130,8 +145,14 @@ package func gemmTile<I: KernelISA, R: RowCount>(
         if rows > 3 { s = V(repeating: ap[3]); c30 = I.madd(c30, s, b0); c31 = I.madd(c31, s, b1) }
         if rows > 4 { s = V(repeating: ap[4]); c40 = I.madd(c40, s, b0); c41 = I.madd(c41, s, b1) }
         if rows > 5 { s = V(repeating: ap[5]); c50 = I.madd(c50, s, b0); c51 = I.madd(c51, s, b1) }
+        if rows > 6 { s = V(repeating: ap[6]); c60 = I.madd(c60, s, b0); c61 = I.madd(c61, s, b1) }
+        if rows > 7 { s = V(repeating: ap[7]); c70 = I.madd(c70, s, b0); c71 = I.madd(c71, s, b1) }
+        if rows > 8 { s = V(repeating: ap[8]); c80 = I.madd(c80, s, b0); c81 = I.madd(c81, s, b1) }
+        if rows > 9 { s = V(repeating: ap[9]); c90 = I.madd(c90, s, b0); c91 = I.madd(c91, s, b1) }
+        if rows > 10 { s = V(repeating: ap[10]); c100 = I.madd(c100, s, b0); c101 = I.madd(c101, s, b1) }
+        if rows > 11 { s = V(repeating: ap[11]); c110 = I.madd(c110, s, b0); c111 = I.madd(c111, s, b1) }
         bp += stepBytes
-        ap += 6
+        ap += blockRows
     }
     @inline(__always) func storeRow(_ r: Int, _ lo: V, _ hi: V) {
         var lo = lo, hi = hi
@@ -157,14 +178,21 @@ package func gemmTile<I: KernelISA, R: RowCount>(
     if rows > 3 { storeRow(3, c30, c31) }
     if rows > 4 { storeRow(4, c40, c41) }
     if rows > 5 { storeRow(5, c50, c51) }
+    if rows > 6 { storeRow(6, c60, c61) }
+    if rows > 7 { storeRow(7, c70, c71) }
+    if rows > 8 { storeRow(8, c80, c81) }
+    if rows > 9 { storeRow(9, c90, c91) }
+    if rows > 10 { storeRow(10, c100, c101) }
+    if rows > 11 { storeRow(11, c110, c111) }
 }
 
 /// The GEMM over `panels` (a range of NR-column panels) for all M rows, in k-blocks of `kc` so a panel's block
-/// stays in L1 while every row block sweeps it: 6-row tiles, then one tile of the remaining 1–5 rows.
+/// stays in L1 while every row block sweeps it: MR-row tiles, then one tile of the remaining rows. The tiles of a
+/// k-block share out the prefetching of the next one.
 @inlinable @inline(__always)
 package func packedGemmBody<I: KernelISA>(_: I.Type, _ g: GemmOperands, panels: Range<Int>) {
     typealias V = I.V
-    let kc = I.kc
+    let kc = I.kc, mr = I.tileRows
     let w = V.scalarCount, nr = 2 * w
     let activation: ActivationKind?
     if case .activation(let kind) = g.epilogue { activation = kind } else { activation = nil }
@@ -180,7 +208,7 @@ package func packedGemmBody<I: KernelISA>(_: I.Type, _ g: GemmOperands, panels: 
             }
         }
         let panel = g.packed + p * g.k * nr
-        let tiles = (g.m + 5) / 6
+        let tiles = (g.m + mr - 1) / mr
         var k0 = 0
         repeat {
             let kl = min(kc, g.k - k0)
@@ -191,27 +219,29 @@ package func packedGemmBody<I: KernelISA>(_: I.Type, _ g: GemmOperands, panels: 
             let next = UnsafeRawPointer(b + kl * nr)
             let linesPerTile = g.prefetch ? (kc * nr * 4 / 64 + tiles - 1) / tiles : 0
             var i = 0
-            while i + 6 <= g.m {
-                let slice = PrefetchSlice(start: next + (i / 6) * linesPerTile * 64, lines: linesPerTile, steps: kl)
-                gemmTile(I.self, Rows6.self, a: g.a + i * g.k + k0 * 6, b: b, k: kl, prefetch: slice,
-                         c: g.c + i * g.ldc + col0, ldc: g.ldc, columns: columns, load: load, finish: finish,
-                         bias0: bias0, bias1: bias1, activation: activation)
-                i += 6
-            }
-            let a = g.a + i * g.k + k0 * 6, c = g.c + i * g.ldc + col0
-            let slice = PrefetchSlice(start: next + (i / 6) * linesPerTile * 64, lines: linesPerTile, steps: kl)
-            switch g.m - i {
-            case 1: gemmTile(I.self, Rows1.self, a: a, b: b, k: kl, prefetch: slice, c: c, ldc: g.ldc, columns: columns,
+            while i < g.m {
+                let rows = min(mr, g.m - i)
+                let slice = PrefetchSlice(start: next + (i / mr) * linesPerTile * 64, lines: linesPerTile, steps: kl)
+                let a = g.a + (i / mr) * g.k * mr + k0 * mr, c = g.c + i * g.ldc + col0
+                @inline(__always) func tile<R: RowCount>(_ r: R.Type) {
+                    gemmTile(I.self, r, a: a, blockRows: mr, b: b, k: kl, prefetch: slice, c: c, ldc: g.ldc, columns: columns,
                              load: load, finish: finish, bias0: bias0, bias1: bias1, activation: activation)
-            case 2: gemmTile(I.self, Rows2.self, a: a, b: b, k: kl, prefetch: slice, c: c, ldc: g.ldc, columns: columns,
-                             load: load, finish: finish, bias0: bias0, bias1: bias1, activation: activation)
-            case 3: gemmTile(I.self, Rows3.self, a: a, b: b, k: kl, prefetch: slice, c: c, ldc: g.ldc, columns: columns,
-                             load: load, finish: finish, bias0: bias0, bias1: bias1, activation: activation)
-            case 4: gemmTile(I.self, Rows4.self, a: a, b: b, k: kl, prefetch: slice, c: c, ldc: g.ldc, columns: columns,
-                             load: load, finish: finish, bias0: bias0, bias1: bias1, activation: activation)
-            case 5: gemmTile(I.self, Rows5.self, a: a, b: b, k: kl, prefetch: slice, c: c, ldc: g.ldc, columns: columns,
-                             load: load, finish: finish, bias0: bias0, bias1: bias1, activation: activation)
-            default: break
+                }
+                switch rows {
+                case 12: tile(Rows12.self)
+                case 11: tile(Rows11.self)
+                case 10: tile(Rows10.self)
+                case 9: tile(Rows9.self)
+                case 8: tile(Rows8.self)
+                case 7: tile(Rows7.self)
+                case 6: tile(Rows6.self)
+                case 5: tile(Rows5.self)
+                case 4: tile(Rows4.self)
+                case 3: tile(Rows3.self)
+                case 2: tile(Rows2.self)
+                default: tile(Rows1.self)
+                }
+                i += mr
             }
             k0 += kl
         } while k0 < g.k

@@ -30,30 +30,30 @@ package func packPanels(
     }
 }
 
-/// Packs the rows of `x` (M, K), rows strided by `lda`, into ⌈M/6⌉ blocks of (K, 6): block b holds
-/// `x[6b + r][kk]` at `(b·K + kk)·6 + r`, zero past M. Interleaving keeps the six rows the kernel broadcasts in
-/// one cache line, and a strided x (a head of q|k|v) costs nothing extra.
+/// Packs the rows of `x` (M, K), rows strided by `lda`, into ⌈M/MR⌉ blocks of (K, MR), MR = `blockRows`: block b
+/// holds `x[MR·b + r][kk]` at `(b·K + kk)·MR + r`, zero past M. Interleaving keeps the rows the kernel broadcasts
+/// at one k-step together in cache.
 @inlinable
-package func packRowBlocks(_ x: UnsafePointer<Float>, lda: Int, m: Int, k: Int, into dst: UnsafeMutablePointer<Float>,
-                           blocks: Range<Int>) {
+package func packRowBlocks(_ x: UnsafePointer<Float>, lda: Int, m: Int, k: Int, blockRows mr: Int,
+                           into dst: UnsafeMutablePointer<Float>, blocks: Range<Int>) {
     for b in blocks {
-        let base = dst + b * k * 6
-        let rows = min(6, m - b * 6)
-        if rows < 6 { base.initialize(repeating: 0, count: k * 6) }
+        let base = dst + b * k * mr
+        let rows = min(mr, m - b * mr)
+        if rows < mr { base.initialize(repeating: 0, count: k * mr) }
         for r in 0..<rows {
-            let src = x + (b * 6 + r) * lda
+            let src = x + (b * mr + r) * lda
             var out = base + r
             for kk in 0..<k {
                 out.pointee = src[kk]
-                out += 6
+                out += mr
             }
         }
     }
 }
 
-/// Floats in the row-block layout of an (m, k) matrix.
+/// Floats in the row-block layout of an (m, k) matrix with `blockRows` rows per block.
 @inlinable
-package func rowBlocksCount(_ m: Int, _ k: Int) -> Int { (m + 5) / 6 * 6 * k }
+package func rowBlocksCount(_ m: Int, _ k: Int, blockRows mr: Int) -> Int { (m + mr - 1) / mr * mr * k }
 
 /// The number of panels for `n` columns.
 @inlinable

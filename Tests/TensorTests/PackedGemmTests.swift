@@ -6,7 +6,8 @@ import Tensor
 import TensorSIMD
 
 struct PackedGemmTests {
-    static let shapes = [(1, 7, 1), (5, 33, 17), (6, 16, 16), (13, 64, 40), (50, 96, 48), (50, 768, 70), (7, 1100, 33)]
+    static let shapes = [(1, 7, 1), (5, 33, 17), (6, 16, 16), (13, 64, 40), (50, 96, 48), (50, 768, 70), (7, 1100, 33),
+                         (12, 40, 33), (25, 300, 64)]
     static let epilogues: [GemmEpilogue] = [.store, .activation(.quickGELU), .activation(.gelu), .accumulate]
     static let backends = tiers.map(\.backend) + [.blas, .blasSplit]
 
@@ -51,13 +52,13 @@ struct PackedGemmTests {
         let (k, n) = (96, 40)
         let compute = try tier.compute(threads: 2)
         let weight = compute.prepare(Parameter(Tensor(computedShape: [n, k], storage: randomFloats(n * k, seed: 65))))
-        let rows = randomFloats(13 * k, seed: 66)
-        var all = [Float](repeating: 0, count: 13 * n)
-        compute.linear(rows, rows: 13, weight: weight, bias: nil, out: &all)
-        for m in 1...13 {
+        let rows = randomFloats(27 * k, seed: 66)
+        var all = [Float](repeating: 0, count: 27 * n)
+        compute.linear(rows, rows: 27, weight: weight, bias: nil, out: &all)
+        for m in 1...27 {
             var part = [Float](repeating: 0, count: m * n)
             compute.linear(Array(rows[0..<(m * k)]), rows: m, weight: weight, bias: nil, out: &part)
-            #expect(part == Array(all[0..<(m * n)]), "\(tier): the first \(m) rows differ from the 13-row batch")
+            #expect(part == Array(all[0..<(m * n)]), "\(tier): the first \(m) rows differ from the 27-row batch")
         }
     }
 
@@ -67,14 +68,15 @@ struct PackedGemmTests {
         let kernels = try tier.kernels
         let a = randomFloats(m * lda, seed: 67), w = randomFloats(n * k, seed: 68)
         var packed = [Float](repeating: .nan, count: PackedWeight.count(n, k, kernels.panelWidth))
-        var rowBlocks = [Float](repeating: .nan, count: rowBlocksCount(m, k))
+        let mr = kernels.tileRows
+        var rowBlocks = [Float](repeating: .nan, count: rowBlocksCount(m, k, blockRows: mr))
         let panels = panelCount(n, panelWidth: kernels.panelWidth)
         packed.withUnsafeMutableBufferPointer { dst in
             packPanels(w, n: n, k: k, rowStride: k, colStride: 1, panelWidth: kernels.panelWidth, into: dst.baseAddress!,
                        panels: 0..<panels)
         }
         rowBlocks.withUnsafeMutableBufferPointer { dst in
-            packRowBlocks(a, lda: lda, m: m, k: k, into: dst.baseAddress!, blocks: 0..<((m + 5) / 6))
+            packRowBlocks(a, lda: lda, m: m, k: k, blockRows: mr, into: dst.baseAddress!, blocks: 0..<((m + mr - 1) / mr))
         }
         var c = [Float](repeating: -7, count: m * ldc)
         rowBlocks.withUnsafeBufferPointer { ap in
