@@ -1,14 +1,20 @@
-// `clip-bench --matmul`: GFLOP/s of every matmul backend this CPU supports on ViT-B/32 shapes, interleaved.
+// `clip-bench --matmul`: GFLOP/s of every matmul backend this CPU supports (or the one `--backend` names) on
+// ViT-B/32 shapes, interleaved, beside the packed tiers' multiply-add peak.
 
 import CLIPZeroShot
 import TensorSIMD
 import Foundation
 
 func matmulBench(_ options: Options) throws {
-    let backends = ComputeBackend.allCases.filter { $0 != .automatic && (try? $0.resolved()) != nil }
+    let backends = options.backend != .automatic ? [options.backend]
+        : ComputeBackend.allCases.filter { $0 != .automatic && (try? $0.resolved()) != nil }
     let computes = try backends.map { try Compute(backend: $0, threads: options.threads) }
     print("CPU \(CPUFeatures.current), automatic = \(try ComputeBackend.automatic.resolved()), "
           + "threads \(computes.first?.threads ?? 0); GFLOP/s, best of 3 interleaved rounds of medians")
+    let peaks = computes.filter(\.packsWeights).map {
+        String(format: "%@ %.1f", $0.backend.rawValue, multiplyAddPeak($0, threads: $0.threads))
+    }
+    print("multiply-add peak:  " + peaks.joined(separator: "  "))
     for (m, k, n) in [(50, 768, 2304), (50, 768, 768), (50, 768, 3072), (50, 3072, 768), (400, 768, 3072), (70, 512, 2048)] {
         let x = (0..<(m * k)).map { Float($0 % 17) * 0.01 }
         let w = Parameter(Tensor(computedShape: [n, k], storage: (0..<(n * k)).map { Float($0 % 13) * 0.01 }))

@@ -114,7 +114,7 @@ do {
     } else if let dir = options.phases {
         try startupPhases(dir, options: options)
     } else if options.matmul {
-        try attentionBench(options)
+        if options.backend == .automatic { try attentionBench(options) }
         try matmulBench(options)
     } else if options.profile {
         try profileBench(weights: try weightsDirectory(options), options: options)

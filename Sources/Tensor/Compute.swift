@@ -119,14 +119,13 @@ public final class Compute: Sendable {
                     packRowBlocks(x, lda: k, m: rows, k: k, blockRows: mr, into: a,
                                   blocks: (blocks * part / packParts)..<(blocks * (part + 1) / packParts))
                 }
-                // About 4 parts per thread, claimed dynamically, so a slower core does less of the work (more parts
-                // balance better but break more runs of prefetched panels).
-                let panels = w.panels
-                let parts = min(4 * threads, panels)
+                // Shrinking runs of panels claimed dynamically: a slower core does less of the work, and the
+                // threads finish together.
+                let parts = pool.guidedRanges(w.panels)
                 let g = GemmOperands(a: a, m: rows, packed: w.data, k: k, n: n, c: out, ldc: n, bias: bias,
                                      epilogue: epilogue)
                 let gemm = kernels.gemm
-                pool.run(parts) { part in gemm(g, (panels * part / parts)..<(panels * (part + 1) / parts)) }
+                pool.run(parts.count) { part in gemm(g, parts[part]) }
             }
         case .int8(let w):
             linearInt8(x, rows: rows, weight: w, bias: bias, out: out, epilogue: epilogue)
@@ -182,9 +181,8 @@ public final class Compute: Sendable {
                 columnSums: w.columnSums, c: out, ldc: n, bias: bias == nil ? nil : UnsafePointer(paddedBias),
                 epilogue: epilogue)
             let gemm = kernels.int8Gemm
-            let panels = w.panels
-            let parts = min(4 * threads, panels)
-            pool.run(parts) { part in gemm(g, (panels * part / parts)..<(panels * (part + 1) / parts)) }
+            let parts = pool.guidedRanges(w.panels)
+            pool.run(parts.count) { part in gemm(g, parts[part]) }
         }
     }
 

@@ -82,6 +82,27 @@ package final class WorkerPool: Sendable {
     }
     private static let pools = Mutex<[Int: WorkerPool]>([:])
 
+    /// `0..<count` cut into ranges that shrink as the work runs out (guided scheduling): each is about
+    /// 1 / (2 · threads) of what remains, at least `minimum`. Claimed in order, the big ranges go first and the
+    /// last ones are small, so the threads finish together (with equal parts, a thread that finished its last part
+    /// waited on average half a part, 6 % of an image batch at 8 parts).
+    ///
+    /// ```swift
+    /// let ranges = pool.guidedRanges(96)    // 2 threads: 0..<24, 24..<42, 42..<56, …, 95..<96
+    /// pool.run(ranges.count) { part in work(ranges[part]) }
+    /// ```
+    package func guidedRanges(_ count: Int, minimum: Int = 1) -> [Range<Int>] {
+        var ranges: [Range<Int>] = []
+        var start = 0
+        while start < count {
+            let remaining = count - start
+            let size = min(remaining, max(minimum, (remaining + 2 * threads - 1) / (2 * threads)))
+            ranges.append(start..<(start + size))
+            start += size
+        }
+        return ranges
+    }
+
     /// Runs `body(i)` for `i` in `0..<parts` and returns when all have finished. Each part runs once, on whichever
     /// thread claims it; the parts must write disjoint memory. Several parts per thread balance the load when one
     /// core is slower (another process on it).

@@ -5,7 +5,7 @@ import AVX512Intrinsics
 import KernelIntrinsics
 import TensorSIMD
 
-/// SIMD16 (one ZMM register), 6×32 GEMM tiles, fused multiply-add.
+/// SIMD16 (one ZMM register), 12×32 GEMM tiles, fused multiply-add.
 package enum AVX512: KernelISA {
     package typealias V = SIMD16<Float>
     @inline(__always) package static func madd(_ acc: V, _ a: V, _ b: V) -> V { acc.addingProduct(a, b) }

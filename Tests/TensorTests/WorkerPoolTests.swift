@@ -56,4 +56,21 @@ struct WorkerPoolTests {
         pool.run(64) { _ in ran.bump() }
         #expect(ran.count == 66)
     }
+
+    @Test("guided ranges tile 0..<count in order, shrinking, each at least the minimum", arguments: [
+        (1, 1, 1), (96, 2, 1), (24, 2, 1), (7, 4, 1), (100, 3, 4), (0, 2, 1),
+    ])
+    func guidedRanges(count: Int, threads: Int, minimum: Int) {
+        let ranges = WorkerPool(threads: threads).guidedRanges(count, minimum: minimum)
+        #expect(ranges.first?.lowerBound ?? 0 == 0)
+        #expect(ranges.last?.upperBound ?? 0 == count)
+        for (a, b) in zip(ranges, ranges.dropFirst()) {
+            #expect(a.upperBound == b.lowerBound)
+            #expect(a.count >= b.count)
+        }
+        // every range but a final remainder holds at least `minimum`; the first is 1 / (2·threads) of the work
+        #expect(ranges.dropLast().allSatisfy { $0.count >= minimum })
+        if count > 0 { #expect(ranges[0].count == max(minimum, (count + 2 * threads - 1) / (2 * threads))) }
+        if count >= 2 * threads { #expect(ranges.count > 2 * threads) }
+    }
 }
