@@ -34,6 +34,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "CLIPZeroShot", targets: ["CLIPZeroShot"]),
+        .library(name: "CLIPSearch", targets: ["CLIPSearch"]),
         .library(name: "VisionTransformer", targets: ["VisionTransformer"]),
         .library(name: "TextTransformer", targets: ["TextTransformer"]),
         .library(name: "CLIPTokenizer", targets: ["CLIPTokenizer"]),
@@ -61,31 +62,45 @@ let package = Package(
         .target(name: "TensorSIMD", dependencies: ["KernelIntrinsics"], swiftSettings: [optimizedKernels]),
         .target(name: "Tensor", dependencies: ["CBLAS", "CCPUFeatures", "TensorSIMD"] + isaDependencies),
         .target(name: "CLIPCore", dependencies: ["Tensor", "TensorSIMD"]),
-        .target(name: "VisionTransformer", dependencies: ["Tensor", "CLIPCore", "CSTBImage"]),
+        // Image decoding (stb_image, libwebp) behind size and structure checks: no model code.
+        .target(name: "CLIPImageIO", dependencies: ["CLIPCore", "CSTBImage"]),
+        .target(name: "VisionTransformer", dependencies: ["Tensor", "CLIPCore", "CLIPImageIO"]),
         .target(name: "TextTransformer", dependencies: ["Tensor", "CLIPCore"]),
         // The tokenizer, with its vocabulary and text tables compiled in (no resource files to locate at run time).
         .target(name: "CCLIPTokenizerData"),
         .target(name: "CLIPTokenizer", dependencies: ["Tensor", "CCLIPTokenizerData"]),
         .target(name: "CLIPZeroShot",
-                dependencies: ["Tensor", "CLIPCore", "VisionTransformer", "TextTransformer", "CLIPTokenizer"]),
+                dependencies: ["Tensor", "CLIPCore", "CLIPImageIO", "VisionTransformer", "TextTransformer", "CLIPTokenizer"]),
+        // Image search on a SQLite index (Debian: libsqlite3-dev): its own product, so classification users do not
+        // link SQLite.
+        .systemLibrary(
+            name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .target(name: "CLIPSearch", dependencies: ["CLIPZeroShot", "CSQLite", "Tensor"]),
 
         // The OpenAI-compatible HTTP server: its own target, so the libraries stay free of server dependencies.
         .target(
             name: "CLIPServer",
-            dependencies: ["CLIPZeroShot", .product(name: "Hummingbird", package: "hummingbird")]),
+            dependencies: ["CLIPZeroShot", "Tensor", .product(name: "Hummingbird", package: "hummingbird")]),
 
         .executableTarget(
             name: "clip",
-            dependencies: ["CLIPZeroShot", "CLIPServer", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["CLIPZeroShot", "CLIPSearch", "CLIPServer", "VisionTransformer", "CLIPTokenizer",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         // The benchmark is not a product; it may use unsafeFlags (FMA peak measurement needs an FMA target).
         .executableTarget(
-            name: "clip-bench", dependencies: ["CLIPZeroShot", "CSTBImage", "TensorSIMD"], path: "Benchmarks/clip-bench",
+            name: "clip-bench",
+            dependencies: ["CLIPZeroShot", "CLIPSearch", "CLIPCore", "CLIPImageIO", "VisionTransformer", "TextTransformer",
+                           "CLIPTokenizer", "Tensor", "CSTBImage", "TensorSIMD"], path: "Benchmarks/clip-bench",
             swiftSettings: [.unsafeFlags(["-target-cpu", "haswell"])]),
 
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "TensorSIMD"]),
-        .testTarget(name: "CLIPTests", dependencies: ["CLIPZeroShot", "CSTBImage"]),
+        .testTarget(name: "CLIPTests", dependencies: ["CLIPZeroShot", "CLIPSearch", "CLIPImageIO", "VisionTransformer",
+                                                      "TextTransformer", "CLIPTokenizer", "CLIPCore", "Tensor", "CSTBImage"]),
+        // Runs the built `clip` as users do.
+        .testTarget(name: "CLITests", dependencies: ["CLIPZeroShot", "clip"]),
         .testTarget(
             name: "CLIPServerTests",
-            dependencies: ["CLIPServer", .product(name: "HummingbirdTesting", package: "hummingbird")]),
+            dependencies: ["CLIPServer", "CLIPZeroShot", "CLIPCore", "Tensor",
+                           .product(name: "HummingbirdTesting", package: "hummingbird")]),
     ] + isaTargets
 )

@@ -1,7 +1,13 @@
 // `clip-bench --agreement A B --images DIR`: how closely two checkpoints agree (an int8 copy against its float
 // original): cosine similarity of their image and text embeddings, min and mean, over the same inputs.
 
+import CLIPCore
+import CLIPImageIO
+import CLIPTokenizer
 import CLIPZeroShot
+import Tensor
+import TextTransformer
+import VisionTransformer
 import Foundation
 
 let agreementTexts: [String] = {
@@ -15,16 +21,16 @@ func agreement(_ a: String, _ b: String, images directory: String, options: Opti
     let extensions = ["jpg", "jpeg", "png", "bmp", "gif", "tga"]
     let files = try FileManager.default.contentsOfDirectory(atPath: directory).sorted()
         .filter { extensions.contains(($0 as NSString).pathExtension.lowercased()) }.map { directory + "/" + $0 }
-    let first = try CLIPZeroShot(directory: a, options: options.loadOptions)
-    let second = try CLIPZeroShot(directory: b, options: options.loadOptions)
+    let first = try CLIP(directory: a, options: options.loadOptions)
+    let second = try CLIP(directory: b, options: options.loadOptions)
     var images: [CLIPImage] = []
     for f in files where (try? first.decode(.path(f))) != nil { images.append(.path(f)) }
-    func cosines(_ x: Tensor, _ y: Tensor) -> [Double] {
-        let d = x.shape[1]
-        return (0..<x.shape[0]).map { i in
+    func cosines(_ x: Embeddings, _ y: Embeddings) -> [Double] {
+        let d = x.dimension
+        return (0..<x.count).map { i in
             var dot = 0.0, nx = 0.0, ny = 0.0
             for k in 0..<d {
-                let p = Double(x.storage[i * d + k]), q = Double(y.storage[i * d + k])
+                let p = Double(x.values[i * d + k]), q = Double(y.values[i * d + k])
                 dot += p * q; nx += p * p; ny += q * q
             }
             return dot / (nx * ny).squareRoot()

@@ -1,7 +1,13 @@
 // `clip-bench --matmul`: GFLOP/s of every matmul backend this CPU supports (or the one `--backend` names) on
 // ViT-B/32 shapes, interleaved, beside the packed tiers' multiply-add peak.
 
+import CLIPCore
+import CLIPImageIO
+import CLIPTokenizer
 import CLIPZeroShot
+import Tensor
+import TextTransformer
+import VisionTransformer
 import TensorSIMD
 import Foundation
 

@@ -1,7 +1,13 @@
 // `clip-bench --phases DIR`: where start-up time goes (tokenizer, weights, first results), and the start-up probe
 // (`--probe DIR`, run as a child process by the main benchmark: start → first classification).
 
+import CLIPCore
+import CLIPImageIO
+import CLIPTokenizer
 import CLIPZeroShot
+import Tensor
+import TextTransformer
+import VisionTransformer
 import Foundation
 
 func startupPhases(_ dir: String, options: Options) throws {
@@ -27,7 +33,7 @@ func startupPhases(_ dir: String, options: Options) throws {
 
 func startupProbe(_ dir: String, options: Options) throws {
     let t0 = now()
-    let clip = try CLIPZeroShot(directory: dir, options: options.loadOptions)
+    let clip = try CLIP(directory: dir, options: options.loadOptions)
     let t1 = now()
     let loadedRSS = currentRSS()
     let image: CLIPImage = options.probeImage.map { .path($0) } ?? .pixels(syntheticImage(width: 640, height: 480))
@@ -40,7 +46,7 @@ func startupProbe(_ dir: String, options: Options) throws {
 
 /// Many classify calls in one process; RSS must stay flat (exit status 1 if it grows more than 2 %).
 func soak(calls: Int, weights dir: String, options: Options) throws {
-    let clip = try CLIPZeroShot(directory: dir, options: options.loadOptions)
+    let clip = try CLIP(directory: dir, options: options.loadOptions)
     let jpeg = encodeJPEG(syntheticImage(width: 320, height: 240))
     var after100 = 0.0
     let t = now()

@@ -1,7 +1,13 @@
 // `clip-bench --profile`: where a batch-1 image pass spends its time, per op kind and per layer, plus the time the
 // calling thread waits for the pool's other threads (fork/join).
 
+import CLIPCore
+import CLIPImageIO
+import CLIPTokenizer
 import CLIPZeroShot
+import Tensor
+import TextTransformer
+import VisionTransformer
 import Foundation
 
 func profileBench(weights dir: String, options: Options) throws {

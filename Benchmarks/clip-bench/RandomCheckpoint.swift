@@ -1,6 +1,12 @@
 // Writes a ViT-B/32-shaped CLIP checkpoint with random weights (HF key names) so the benchmark runs anywhere.
 
+import CLIPCore
+import CLIPImageIO
+import CLIPTokenizer
 import CLIPZeroShot
+import Tensor
+import TextTransformer
+import VisionTransformer
 import Foundation
 
 enum RandomCheckpoint {

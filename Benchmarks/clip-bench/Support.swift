@@ -1,6 +1,12 @@
 // clip-bench helpers: clocks, medians, synthetic images, JPEG encoding, memory readings.
 
+import CLIPCore
+import CLIPImageIO
+import CLIPTokenizer
 import CLIPZeroShot
+import Tensor
+import TextTransformer
+import VisionTransformer
 import CSTBImage
 import Foundation
 

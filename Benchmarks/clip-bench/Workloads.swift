@@ -1,7 +1,13 @@
 // The main benchmark: image batch 1 and 8, 10 labels, classify, 6 MP JPEG end to end, start-up and memory,
 // the tier's multiply-add peak, and the model's own GEMMs alone (how close the whole model gets to them).
 
+import CLIPCore
+import CLIPImageIO
+import CLIPTokenizer
 import CLIPZeroShot
+import Tensor
+import TextTransformer
+import VisionTransformer
 import CSTBImage
 import Foundation
 
@@ -71,7 +77,7 @@ func workloads(weights dir: String, options: Options) throws {
     let model = try CLIPModel(directory: dir, options: options.loadOptions)
     let compute = model.vision.encoder.compute
     let tokenizer = try CLIPTokenizer.shared()
-    let clip = CLIPZeroShot(model: model, tokenizer: tokenizer)
+    let clip = CLIP(model: model, tokenizer: tokenizer)
     let n = options.iterations
 
     log("multiply-add peak of the \(compute.backend) kernels …")
@@ -93,7 +99,7 @@ func workloads(weights dir: String, options: Options) throws {
     let text10 = try measure(n) { _ = try model.text.textFeatures(ids) }
     log("classify cold / warm …")
     let cold = try measure(n) {
-        _ = try CLIPZeroShot(model: model, tokenizer: tokenizer).classify(image: .pixels(img224), labels: labels)
+        _ = try CLIP(model: model, tokenizer: tokenizer).classify(image: .pixels(img224), labels: labels)
     }
     _ = try clip.classify(image: .pixels(img224), labels: labels)
     let warm = try measure(n) { _ = try clip.classify(image: .pixels(img224), labels: labels) }

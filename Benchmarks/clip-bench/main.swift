@@ -1,8 +1,14 @@
 // clip-bench: latency, throughput, start-up and memory of the CLIP pipeline on this machine.
 // Usage: swift run -c release clip-bench [--weights DIR] [--backend NAME] [--threads N] [--json] [--iterations N]
-//        [--matmul | --profile | --phases DIR | --soak N]
+//        [--matmul | --profile | --phases DIR | --soak N | --search N]
 
+import CLIPCore
+import CLIPImageIO
+import CLIPTokenizer
 import CLIPZeroShot
+import Tensor
+import TextTransformer
+import VisionTransformer
 import Foundation
 
 struct Options {
@@ -18,6 +24,7 @@ struct Options {
     var phases: String?
     var jpeg: String?
     var soak: Int?
+    var search: Int?
     var agreement: (String, String)?
     var images: String?
     /// Prepared-weights cache directory ("" disables it).
@@ -32,6 +39,7 @@ let usage = """
     usage: clip-bench [--weights DIR] [--backend NAME] [--threads N] [--json] [--iterations N] [--jpeg FILE]
            clip-bench --matmul | --profile | --phases DIR | --soak N --weights DIR
            clip-bench --agreement DIR_A DIR_B --images DIR   (embedding cosines of two checkpoints)
+           clip-bench --search N   (search index of N synthetic 512-d vectors: open, query, bytes per image)
     Without --weights, random weights of the exact ViT-B/32 shape are generated (cached in $TMPDIR).
     --backend defaults to $CLIP_BACKEND, else automatic; --threads to $CLIP_THREADS, else every core.
     --cache DIR holds prepared (packed) weights (default $TMPDIR/clip-bench-prepared; --cache "" disables it).
@@ -68,6 +76,7 @@ func parseOptions() -> Options {
         case "--jpeg": o.jpeg = value(a)
         case "--soak": guard let n = Int(value(a)), n > 0 else { fail("--soak needs a positive count") }; o.soak = n
         case "--phases": o.phases = value(a)
+        case "--search": guard let n = Int(value(a)), n > 0 else { fail("--search needs a positive count") }; o.search = n
         case "--iterations": guard let n = Int(value(a)), n > 0 else { fail("--iterations needs a positive count") }; o.iterations = n
         case "--backend":
             let v = value(a)
@@ -111,6 +120,8 @@ do {
     } else if let calls = options.soak {
         guard let dir = options.weights else { fail("--soak needs --weights DIR") }
         try soak(calls: calls, weights: dir, options: options)
+    } else if let n = options.search {
+        try searchBench(count: n, options: options)
     } else if let dir = options.phases {
         try startupPhases(dir, options: options)
     } else if options.matmul {

@@ -1,6 +1,7 @@
 // Errors in OpenAI's shape: {"error": {"message", "type", "param", "code"}} with the matching HTTP status.
 
 import CLIPZeroShot
+import Tensor
 import Foundation
 import Hummingbird
 
@@ -92,7 +93,12 @@ struct APIError: Error, CustomStringConvertible {
         case let e as TextInputError:
             return .badRequest(e.description, param: param ?? "input", code: "invalid_text")
         case let e as CLIPError:
-            return .badRequest(e.description, param: param)
+            switch e {
+            case .emptyLabel(let i): return .badRequest("labels[\(i)] is empty", param: "labels[\(i)]")
+            case .invalidTemplate: return .badRequest(e.description, param: "template")
+            case .noLabels: return .badRequest("labels must not be empty", param: "labels")
+            default: return .badRequest(e.description, param: param)
+            }
         case let e as JSONError:
             return .badRequest("could not parse the JSON body of your request: \(e.description)", code: "invalid_json")
         default:

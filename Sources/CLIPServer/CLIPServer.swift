@@ -97,19 +97,19 @@ public struct AccessLog: Sendable {
 /// The HTTP server: a CLIP model, its inference queue and the Hummingbird application.
 ///
 /// ```swift
-/// let server = try CLIPServer(clip: CLIPZeroShot(directory: "Weights/demo"), configuration: .init())
+/// let server = try CLIPServer(clip: CLIP(directory: "Weights/demo"), configuration: .init())
 /// try await server.run()   // until SIGTERM / SIGINT, then finishes in-flight requests
 /// ```
 public final class CLIPServer: Sendable {
     public let configuration: ServerConfiguration
-    public let clip: CLIPZeroShot
+    public let clip: CLIP
     let engine: InferenceEngine
     let accessLog: AccessLog
     let logger: Logger
     let createdAt: Int
 
     /// - Throws: ``ServerConfigurationError`` for out-of-range settings.
-    public init(clip: CLIPZeroShot, configuration: ServerConfiguration, accessLog: AccessLog = .standardError,
+    public init(clip: CLIP, configuration: ServerConfiguration, accessLog: AccessLog = .standardError,
                 logger: Logger? = nil) throws {
         if let message = configuration.validationError() { throw ServerConfigurationError(message: message) }
         self.configuration = configuration

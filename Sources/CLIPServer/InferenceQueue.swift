@@ -3,6 +3,7 @@
 // The model's work is synchronous CPU code, so it never runs on NIO event loops or the Swift concurrency pool.
 
 import CLIPZeroShot
+import Tensor
 import Foundation
 
 /// One unit of model work.
@@ -243,56 +244,27 @@ final class InferenceQueue: @unchecked Sendable {
     }
 }
 
-/// The model side of the server: the inference queue over a ``CLIPZeroShot`` plus a small pool of image
+/// The model side of the server: the inference queue over a ``CLIP`` plus a small pool of image
 /// decoding threads.
 final class InferenceEngine: Sendable {
-    let clip: CLIPZeroShot
+    let clip: CLIP
     let queue: InferenceQueue
     let decoder: ImageDecoder
     private let decodePool: UncheckedBox<OperationQueue>
 
-    init(clip: CLIPZeroShot, configuration: ServerConfiguration) {
+    init(clip: CLIP, configuration: ServerConfiguration) {
         self.clip = clip
-        let model = clip.model
         queue = InferenceQueue(
             batching: configuration.batching, maxBatch: configuration.maxBatch, maxQueue: configuration.maxQueue,
             batchWait: configuration.batchWait,
-            runImages: { pixels in try InferenceEngine.imageEmbeddings(model: model, pixels: pixels) },
-            runTexts: { texts in try InferenceEngine.rows(clip.textEmbeddings(texts, normalized: true)) })
+            runImages: { pixels in try clip.imageEmbeddings(pixelValues: pixels).rows },
+            runTexts: { texts in try clip.textEmbeddings(texts).rows })
         decoder = ImageDecoder(maxPixels: configuration.maxImagePixels, maxBytes: max(configuration.maxBodyBytes, configuration.remoteMaxBytes))
         let q = OperationQueue()
         q.name = "clip-decode"
         q.maxConcurrentOperationCount = configuration.decodeThreads > 0
             ? configuration.decodeThreads : max(1, ProcessInfo.processInfo.activeProcessorCount)
         decodePool = UncheckedBox(q)
-    }
-
-    /// Normalised image embeddings of preprocessed pixels, in chunks of the library's image batch size, exactly
-    /// as ``CLIPZeroShot/imageEmbeddings(_:normalized:)`` computes them.
-    static func imageEmbeddings(model: CLIPModel, pixels: [[Float]]) throws -> [[Float]] {
-        var out: [[Float]] = []
-        out.reserveCapacity(pixels.count)
-        for start in stride(from: 0, to: pixels.count, by: imageChunk) {
-            let chunk = pixels[start..<min(start + imageChunk, pixels.count)]
-            var flat: [Float] = []
-            flat.reserveCapacity(chunk.reduce(0) { $0 + $1.count })
-            for p in chunk { flat.append(contentsOf: p) }
-            out.append(contentsOf: rows(try model.vision.imageFeatures(flat, batch: chunk.count)))
-        }
-        return out.map { row in
-            var r = row
-            r.withUnsafeMutableBufferPointer { l2Normalize($0.baseAddress!, rows: 1, cols: $0.count) }
-            return r
-        }
-    }
-
-    /// Images per vision forward pass (the library's `CLIPZeroShot.imageBatch`).
-    static let imageChunk = 8
-
-    static func rows(_ t: Tensor) -> [[Float]] {
-        let d = t.shape.last ?? 0
-        guard d > 0 else { return [] }
-        return (0..<(t.count / d)).map { Array(t.storage[($0 * d)..<(($0 + 1) * d)]) }
     }
 
     /// Runs CPU work (JSON parsing of large bodies, base64, image decoding) on the decode pool, off the NIO event

@@ -1,6 +1,7 @@
 // The routes: dispatch (404 / 405), body reading (413), the handlers and the access log.
 
 import CLIPZeroShot
+import Tensor
 import Foundation
 import Hummingbird
 
@@ -398,21 +399,22 @@ public struct APIResponder: HTTPResponder {
         }
         let labels = try labelItems.enumerated().map { i, v -> String in
             guard let s = v.stringValue else { throw APIError.badRequest("labels[\(i)] must be a string, not \(v.kindName)", param: "labels[\(i)]") }
-            guard !s.allSatisfy(\.isWhitespace) else { throw APIError.badRequest("labels[\(i)] is empty", param: "labels[\(i)]") }
             return s
         }
-        var template: String? = CLIPZeroShot.defaultTemplate
+        var template = PromptTemplate.default
         if let t = body.value("template") {
             if t.isNull {
-                template = nil   // labels verbatim
+                template = .verbatim
             } else if let s = t.stringValue {
-                guard s.components(separatedBy: "{}").count == 2 else {
-                    throw APIError.badRequest(CLIPError.invalidTemplate(s).description, param: "template")
-                }
-                template = s
+                template = .format(s)
             } else {
                 throw APIError.badRequest("template must be a string with one {} (or null for verbatim labels), not \(t.kindName)", param: "template")
             }
+        }
+        do {
+            try CLIPError.validate(labels: labels, templates: [template])
+        } catch {
+            throw APIError.from(error)   // the facade's rules, mapped to parameters in one place
         }
         var topK = labels.count
         if let k = body.value("top_k"), !k.isNull {
@@ -431,11 +433,13 @@ public struct APIResponder: HTTPResponder {
             throw error
         }
         let templates = [template]
-        async let labelRows = queue.submit(.call { InferenceEngine.rows(try clip.labelEmbeddings(labels, templates: templates)) }, reserved: true)
+        async let labelRows = queue.submit(.call { try clip.labelEmbeddings(labels, templates: templates).rows }, reserved: true)
         async let imageRows = queue.submit(.images([pixelValues]), reserved: true)
         let (classEmbeddings, imageEmbedding) = try await (labelRows, imageRows)
-        let ranked = APIResponder.rank(image: imageEmbedding[0], labels: labels, classEmbeddings: classEmbeddings,
-                                       logitScale: clip.model.logitScale)
+        let ranked = try clip.rank(
+            imageEmbeddings: Embeddings(count: 1, dimension: imageEmbedding[0].count, values: imageEmbedding[0]),
+            labels: labels,
+            labelEmbeddings: Embeddings(count: labels.count, dimension: imageEmbedding[0].count, values: Array(classEmbeddings.joined())))[0]
 
         var o = JSONOut()
         o.raw("{"); o.key("object"); o.string("list")
@@ -450,23 +454,6 @@ public struct APIResponder: HTTPResponder {
         o.raw(","); o.key("model"); o.string(server.configuration.modelName)
         o.raw("}")
         return Reply(body: o.bytes)
-    }
-
-    /// Softmax over exp(logit_scale)·cos, sorted descending (ties by label order): the arithmetic of
-    /// ``CLIPZeroShot/classify(images:labels:templates:)``, operation for operation.
-    static func rank(image: [Float], labels: [String], classEmbeddings: [[Float]], logitScale: Float) -> [LabelScore] {
-        let d = image.count
-        let scale = Float(exp(Double(logitScale)))
-        var logits = [Float](repeating: 0, count: labels.count)
-        for j in 0..<labels.count {
-            var dot: Float = 0
-            for k in 0..<d { dot += image[k] * classEmbeddings[j][k] }
-            logits[j] = scale * dot
-        }
-        logits.withUnsafeMutableBufferPointer { softmax($0.baseAddress!, rows: 1, cols: labels.count) }
-        return zip(labels, logits).map { LabelScore(label: $0, score: $1) }
-            .enumerated().sorted { $0.element.score != $1.element.score ? $0.element.score > $1.element.score : $0.offset < $1.offset }
-            .map(\.element)
     }
 }
 

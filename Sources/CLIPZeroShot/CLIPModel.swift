@@ -1,10 +1,10 @@
 // transformers' CLIPModel: both towers plus `logit_scale`, loaded from a Hugging Face directory.
 
-@_exported import CLIPCore
-@_exported import Tensor
-@_exported import CLIPTokenizer
-@_exported import TextTransformer
-@_exported import VisionTransformer
+import CLIPCore
+import Foundation
+import Tensor
+import TextTransformer
+import VisionTransformer
 
 #if canImport(Glibc)
 import Glibc
@@ -14,9 +14,7 @@ import Glibc
 ///
 /// ```swift
 /// let model = try CLIPModel(directory: "/models/clip-vit-base-patch32")
-/// let image = try model.vision.imageFeatures(pixels, batch: 1)
-/// let text = try model.text.textFeatures(ids)
-/// let logits = model.logits(imageEmbeds: image, textEmbeds: text)   // (1, labels)
+/// print(model.config.projectionDim, model.compute.backend)
 /// ```
 public struct CLIPModel: Sendable {
     public let config: CLIPConfig
@@ -39,6 +37,7 @@ public struct CLIPModel: Sendable {
     /// ```
     /// - Throws: ``ConfigError``, ``SafeTensorsError`` or ``WeightError`` naming the file and key at fault.
     public init(directory: String, options: LoadOptions = LoadOptions()) throws {
+        try CLIPModel.checkCheckpointFiles(directory)
         let config = try CLIPConfig(contentsOf: directory + "/config.json")
         let file = try SafeTensorsFile(path: directory + "/model.safetensors")
         let prePath = directory + "/preprocessor_config.json"
@@ -111,27 +110,31 @@ public struct CLIPModel: Sendable {
         self.config = config
     }
 
-    /// `logits_per_image` = exp(logit_scale) · cos(image_i, text_j), shape (images, texts).
-    ///
-    /// ```swift
-    /// let logits = model.logits(imageEmbeds: img, textEmbeds: txt)
-    /// ```
-    public func logits(imageEmbeds: Tensor, textEmbeds: Tensor) -> Tensor {
-        var img = imageEmbeds, txt = textEmbeds
-        let d = img.shape.last ?? 0
-        let ni = d == 0 ? 0 : img.count / d, nt = d == 0 ? 0 : txt.count / d
-        img.storage.withUnsafeMutableBufferPointer { l2Normalize($0.baseAddress!, rows: ni, cols: d) }
-        txt.storage.withUnsafeMutableBufferPointer { l2Normalize($0.baseAddress!, rows: nt, cols: d) }
-        var out = [Float](repeating: 0, count: ni * nt)
-        let scale = Float(exp(Double(logitScale)))
-        img.storage.withUnsafeBufferPointer { a in
-            txt.storage.withUnsafeBufferPointer { b in
-                out.withUnsafeMutableBufferPointer { c in
-                    blasGemm(transA: false, transB: true, m: ni, n: nt, k: d, alpha: scale, a: a.baseAddress!, lda: d,
-                         b: b.baseAddress!, ldb: d, beta: 0, c: c.baseAddress!, ldc: nt)
-                }
-            }
+    /// `logits_per_image` = exp(logit_scale) · cos(image_i, text_j), row-major (images, texts).
+    package func logits(imageEmbeds: Embeddings, textEmbeds: Embeddings) throws -> [Float] {
+        try Embeddings.cosine(imageEmbeds, textEmbeds, scale: Float(exp(Double(logitScale))))
+    }
+
+    /// A directory without `model.safetensors` but with another checkpoint format gets an error that says how to
+    /// convert it.
+    static func checkCheckpointFiles(_ directory: String) throws {
+        let fm = FileManager.default
+        guard !fm.fileExists(atPath: directory + "/model.safetensors") else { return }
+        var isDir: ObjCBool = false
+        guard fm.fileExists(atPath: directory, isDirectory: &isDir), isDir.boolValue else {
+            throw FileReadError(path: directory, reason: "no such directory (expected a Hugging Face CLIP directory: config.json + model.safetensors)")
         }
-        return Tensor(computedShape: [ni, nt], storage: out)
+        let names = (try? fm.contentsOfDirectory(atPath: directory)) ?? []
+        let hint: String
+        if names.contains("pytorch_model.bin") {
+            hint = "it holds pytorch_model.bin: convert with `Tools/convert hf \(directory) --out DIR`, or download the safetensors file (Tools/download-weights)"
+        } else if let pt = names.first(where: { $0.hasSuffix(".pt") }) {
+            hint = "it holds \(pt): convert with `Tools/convert openai \(directory)/\(pt) --out DIR`"
+        } else if names.contains("onnx") || names.contains(where: { $0.hasSuffix(".onnx") }) {
+            hint = "it holds ONNX files: convert with `Tools/convert onnx \(directory) --out DIR`"
+        } else {
+            hint = "expected a Hugging Face CLIP directory (config.json + model.safetensors); see Tools/download-weights"
+        }
+        throw FileReadError(path: directory + "/model.safetensors", reason: "missing; \(hint)")
     }
 }

@@ -2,7 +2,9 @@
 // encoder-layer linear weights and the token embedding: per-row symmetric int8 + F32 scales; the patch embedding and
 // projections: F16; everything else as F32.
 
+import CLIPCore
 import Foundation
+import Tensor
 
 /// Writes int8 checkpoints.
 ///

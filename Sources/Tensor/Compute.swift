@@ -238,6 +238,18 @@ public final class Compute: Sendable {
     package func parallel(_ parts: Int, _ body: (Int) -> Void) {
         pool.run(parts, body)
     }
+
+    /// `out[i] = rows[i] · query` for `count` half-float rows of length `dimension` (the search scan), in
+    /// contiguous slices across the threads.
+    package func halfDot(query: UnsafePointer<Float>, rows: UnsafePointer<UInt16>, count n: Int, dimension d: Int,
+                         out: UnsafeMutablePointer<Float>) {
+        let dot = kernels.halfDot
+        let parts = max(1, min(threads, n / 4096))
+        pool.run(parts) { p in
+            let lo = n * p / parts, hi = n * (p + 1) / parts
+            dot(query, rows + lo * d, hi - lo, d, out + lo)
+        }
+    }
 }
 
 /// Which of a job's scratch slots are free: a part takes one while it runs (at most one part runs per thread).

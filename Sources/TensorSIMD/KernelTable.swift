@@ -38,6 +38,9 @@
     @usableFromInline package let attention: @Sendable (AttentionOperands) -> Void
     /// `(iterations) -> keep-alive value`: the tier's multiply-add throughput probe (20·|V| flops per iteration).
     @usableFromInline package let peakProbe: @Sendable (Int) -> Float
+    /// `(query, halfRows, n, d, out)`: dot products of a float query with half-float rows (search).
+    @usableFromInline package let halfDot: @Sendable (UnsafePointer<Float>, UnsafePointer<UInt16>, Int, Int,
+                                                    UnsafeMutablePointer<Float>) -> Void
 
     @inlinable
     package init(
@@ -52,7 +55,8 @@
         quantizeRows: @escaping @Sendable (UnsafePointer<Float>, Int, Int, Int, Int, UnsafeMutablePointer<UInt8>,
                                            UnsafeMutablePointer<Float>, Range<Int>) -> Void,
         int8Levels: Int32,
-        peakProbe: @escaping @Sendable (Int) -> Float
+        peakProbe: @escaping @Sendable (Int) -> Float,
+        halfDot: @escaping @Sendable (UnsafePointer<Float>, UnsafePointer<UInt16>, Int, Int, UnsafeMutablePointer<Float>) -> Void
     ) {
         self.isa = isa
         self.panelWidth = panelWidth
@@ -66,6 +70,7 @@
         self.quantizeRows = quantizeRows
         self.int8Levels = int8Levels
         self.peakProbe = peakProbe
+        self.halfDot = halfDot
     }
 }
 
@@ -127,6 +132,7 @@
             int8Gemm: { int8Gemm($0, panels: $1) },
             quantizeRows: { quantizeRows($0, lda: $1, m: $2, k: $3, groups: $4, into: $5, scales: $6, rows: $7) },
             int8Levels: I.int8Levels,
-            peakProbe: { peakProbe(iterations: $0) })
+            peakProbe: { peakProbe(iterations: $0) },
+            halfDot: { halfDot($0, $1, $2, $3, $4) })
     }
 }

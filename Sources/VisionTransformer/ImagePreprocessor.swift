@@ -3,6 +3,7 @@
 // image: (H, W, 3) uint8 -> pixel_values: (3, cropH, cropW) float32.
 
 import CLIPCore
+import CLIPImageIO
 import Tensor
 
 /// The preprocessing of `CLIPImageProcessor` (the slow, PIL-based one), bit-compatible with PIL's resize.

@@ -2,6 +2,7 @@
 // `visual_projection` of CLIPModel. pixel_values: (B, 3, S, S) -> image_embeds: (B, P).
 
 import CLIPCore
+import CLIPImageIO
 import Tensor
 
 /// `vision_model.embeddings`: patch embedding (a stride-P conv as a matmul), class token, positions.

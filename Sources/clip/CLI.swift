@@ -1,39 +1,69 @@
-// The `clip` command line: tokenize, preprocess, embed-image, embed-text, classify, search.
+// The `clip` command line: classify, embed-image, embed-text, search, serve, quantize, tokenize, preprocess.
 
 import ArgumentParser
+import CLIPTokenizer
 import CLIPZeroShot
 import Foundation
+import VisionTransformer
+#if canImport(Glibc)
+import Glibc
+#endif
 
 @main
-struct CLIP: AsyncParsableCommand {
+struct ClipCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "clip",
         abstract: "CLIP (ViT-B/32) zero-shot classification, embeddings and image search, in Swift.",
         discussion: """
         Weights come from --weights DIR (a Hugging Face CLIP directory: config.json + model.safetensors),
         else $CLIP_WEIGHTS, else the bundled demo model (a tiny CLIP trained on synthetic shapes).
+        Errors, usage errors included, are one line on stderr and exit status 1.
         """,
+        version: CLIP.version,
         subcommands: [Classify.self, EmbedImage.self, EmbedText.self, Search.self, Serve.self, Quantize.self, Tokenize.self,
-                      Preprocess.self],
-        defaultSubcommand: nil)
+                      Preprocess.self])
 
-    /// Runs a command body, printing any error as one line on stderr and exiting with status 1.
-    static func run(_ body: () throws -> Void) throws {
+    /// Parses and runs a command. `--help` and `--version` print and exit 0; every other error, usage errors
+    /// included, is one line on stderr and exit status 1 (a command that already reported its own failures
+    /// exits with the code it chose).
+    static func main() async {
+        let command: ParsableCommand
         do {
-            try body()
-        } catch let e as ExitCode {
-            throw e
+            command = try parseAsRoot()
         } catch {
-            FileHandle.standardError.write(Data("error: \(describe(error))\n".utf8))
-            throw ExitCode(1)
+            if exitCode(for: error) == .success { exit(withError: error) }
+            fail(oneLine(message(for: error)) + " (see `clip --help`)")
+        }
+        do {
+            if var async = command as? AsyncParsableCommand {
+                try await async.run()
+            } else {
+                var sync = command
+                try sync.run()
+            }
+        } catch let code as ExitCode {
+            Foundation.exit(code.rawValue)
+        } catch {
+            fail(oneLine(message(for: error)))
         }
     }
 
-    static func describe(_ error: Error) -> String {
-        if let e = error as? ValidationError { return e.message }
-        return String(describing: error)
+    static func oneLine(_ s: String) -> String {
+        s.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            .joined(separator: " ")
+    }
+
+    static func fail(_ message: String) -> Never {
+        FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+        Foundation.exit(1)
     }
 }
+
+/// A line on stderr.
+func note(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
+
+/// Whether stderr is a terminal (progress bars only then).
+var stderrIsTerminal: Bool { isatty(2) == 1 }
 
 /// `--weights` with the `$CLIP_WEIGHTS` and bundled-demo fallbacks.
 struct WeightsOption: ParsableArguments {
@@ -49,7 +79,7 @@ struct WeightsOption: ParsableArguments {
     var threads: Int?
 
     /// `--backend` / `--threads`, falling back to `$CLIP_BACKEND` / `$CLIP_THREADS` (read here, never in the libraries).
-    func loadOptions() throws -> LoadOptions {
+    func loadOptions(copyWeights: Bool = false) throws -> LoadOptions {
         let env = ProcessInfo.processInfo.environment
         let name = backend ?? env["CLIP_BACKEND"].flatMap { $0.isEmpty ? nil : $0 } ?? "automatic"
         guard let chosen = ComputeBackend(rawValue: name) else {
@@ -73,47 +103,70 @@ struct WeightsOption: ParsableArguments {
         return nil
     }
 
-    /// The directory to load and whether it is the bundled demo.
+    /// The directory to load: --weights, else $CLIP_WEIGHTS, else the bundled demo model.
     func resolve() throws -> String {
         if let weights { return weights }
         if let env = ProcessInfo.processInfo.environment["CLIP_WEIGHTS"], !env.isEmpty { return env }
-        let demo = DemoModel.directory
-        guard FileManager.default.fileExists(atPath: demo + "/model.safetensors") else {
-            throw ValidationError("no weights given (--weights or $CLIP_WEIGHTS) and the bundled demo model is not at \(demo)")
-        }
-        FileHandle.standardError.write(Data(
-            "note: using the bundled demo model (synthetic shapes only); for real images run Tools/download-weights and pass --weights\n".utf8))
+        let demo = try DemoModel.locate()
+        note("note: using the bundled demo model (synthetic shapes only); for real images run Tools/download-weights and pass --weights")
         return demo
     }
 
-    func load() throws -> CLIPZeroShot { try CLIPZeroShot(directory: resolve(), options: loadOptions()) }
+    func load() throws -> CLIP { try CLIP(directory: resolve(), options: loadOptions()) }
 }
 
-/// The demo model shipped in the repository's Weights/demo.
+/// The demo model (the repository's `Weights/demo`), found from the executable's own location, so a copied or
+/// installed `clip` finds it too: `$CLIP_DEMO_WEIGHTS`, then `Weights/demo` in the executable's folder or any of
+/// its four parents (a build inside the repository), then `../share/swift-clip/demo` (an install prefix).
 enum DemoModel {
-    static var directory: String {
-        // Sources/clip/CLI.swift → repository root
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent()
-        return root.appendingPathComponent("Weights/demo").path
+    static func candidates() -> [String] {
+        var out: [String] = []
+        if let env = ProcessInfo.processInfo.environment["CLIP_DEMO_WEIGHTS"], !env.isEmpty { out.append(env) }
+        let exe = URL(fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+            ?? CommandLine.arguments[0]).resolvingSymlinksInPath()
+        var dir = exe.deletingLastPathComponent()
+        let bin = dir
+        for _ in 0..<5 {
+            out.append(dir.appendingPathComponent("Weights/demo").path)
+            dir = dir.deletingLastPathComponent()
+        }
+        out.append(bin.deletingLastPathComponent().appendingPathComponent("share/swift-clip/demo").path)
+        return out
+    }
+
+    static func locate() throws -> String {
+        let places = candidates()
+        if let hit = places.first(where: { FileManager.default.fileExists(atPath: $0 + "/model.safetensors") }) { return hit }
+        throw ValidationError("no weights given (--weights DIR or $CLIP_WEIGHTS) and no bundled demo model next to this executable (looked in \(places.joined(separator: ", ")))")
     }
 }
 
-/// Reads a JSON array of strings from a file (used by --input-json / --labels-file).
-func readStringList(_ path: String, what: String) throws -> [String] {
-    let bytes = try readFile(path, limit: 64 << 20)
+/// Reads a list of strings from a file: a JSON array of strings (`.json`), else one item per line with
+/// surrounding whitespace trimmed and blank lines skipped; with `comments`, lines starting with `#` are skipped.
+func readStringList(_ path: String, what: String, comments: Bool = false) throws -> [String] {
+    let bytes = try readTextFile(path)
     if path.hasSuffix(".json") {
-        let v = try JSONValue.parse(bytes)
-        guard let arr = v.arrayValue else { throw ValidationError("\(path): \(what) must be a JSON array of strings") }
-        return try arr.enumerated().map { i, item in
-            guard let s = item.stringValue else { throw ValidationError("\(path): element \(i) is \(item.kindName), not a string") }
+        guard let array = (try? JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed])) as? [Any] else {
+            throw ValidationError("\(path): \(what) must be a JSON array of strings")
+        }
+        return try array.enumerated().map { i, item in
+            guard let s = item as? String else { throw ValidationError("\(path): element \(i) is not a string") }
             return s
         }
     }
-    guard let text = String(validating: bytes, as: UTF8.self) else {
-        throw ValidationError("\(path): not valid UTF-8 text")
-    }
-    return text.split(whereSeparator: \.isNewline).map(String.init).filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
+    guard let text = String(validating: bytes, as: UTF8.self) else { throw ValidationError("\(path): not valid UTF-8 text") }
+    return text.split(whereSeparator: \.isNewline)
+        .map { $0.trimmingCharacters(in: .whitespaces) }
+        .filter { !$0.isEmpty && !(comments && $0.hasPrefix("#")) }
+}
+
+/// A whole text file, up to 64 MiB.
+func readTextFile(_ path: String) throws -> [UInt8] {
+    guard let h = FileHandle(forReadingAtPath: path) else { throw ValidationError("\(path): cannot open") }
+    defer { try? h.close() }
+    let data = try h.read(upToCount: 64 << 20 + 1) ?? Data()
+    guard data.count <= 64 << 20 else { throw ValidationError("\(path): larger than 64 MiB") }
+    return [UInt8](data)
 }
 
 func printJSON(_ value: Any) throws {
@@ -132,11 +185,9 @@ struct Tokenize: ParsableCommand {
     var texts: [String] = []
 
     func run() throws {
-        try CLIP.run {
-            let all = try (inputJSON.map { try readStringList($0, what: "input") } ?? []) + texts
-            let tok = try CLIPTokenizer.shared()
-            try printJSON(["input_ids": all.map { tok.encode($0) }])
-        }
+        let all = try (inputJSON.map { try readStringList($0, what: "input") } ?? []) + texts
+        let tok = try CLIPTokenizer.shared()
+        try printJSON(["input_ids": all.map { tok.encode($0) }])
     }
 }
 
@@ -147,111 +198,60 @@ struct Preprocess: ParsableCommand {
     @Option(name: .long, help: "Output .npy path.") var output: String
     @Option(name: .long, help: "Output size (default 224).") var size: Int = 224
 
+    func validate() throws {
+        guard size > 0, size <= 8192 else { throw ValidationError("--size must be in 1...8192") }
+    }
+
     func run() throws {
-        try CLIP.run {
-            guard size > 0, size <= 8192 else { throw ValidationError("--size must be in 1...8192") }
-            let img = try ImageDecoder().decode(path: image)
-            let pixels = ImagePreprocessor(size: size)(img)
-            try NPY.write(pixels, shape: [3, size, size], to: output)
-        }
+        let img = try ImageDecoder().decode(path: image)
+        let pixels = ImagePreprocessor(size: size)(img)
+        try NPY.write(pixels, shape: [3, size, size], to: output)
     }
 }
 
 struct EmbedImage: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "embed-image", abstract: "Image embeddings (get_image_features).")
+    static let configuration = CommandConfiguration(
+        commandName: "embed-image", abstract: "Image embeddings (get_image_features), L2-normalised unless --raw.")
 
     @OptionGroup var weights: WeightsOption
-    @Flag(name: .long, help: "L2-normalise each embedding.") var normalize = false
+    @Flag(name: .long, help: "Unnormalised embeddings (the projection's raw output).") var raw = false
     @Option(name: .long, help: "Write an (N, D) float32 .npy file.") var output: String?
-    @Flag(name: .long, help: "Print {\"embeddings\": [[…], …]}.") var json = false
+    @Flag(name: .long, help: "Print {\"embeddings\": [[…], …]} (the default when --output is not given).") var json = false
     @Argument(help: "Image files.") var images: [String]
 
+    func validate() throws {
+        guard !images.isEmpty else { throw ValidationError("give at least one image") }
+    }
+
     func run() throws {
-        try CLIP.run {
-            guard !images.isEmpty else { throw ValidationError("give at least one image") }
-            let clip = try weights.load()
-            let e = try clip.imageEmbeddings(images.map { .path($0) }, normalized: normalize)
-            try emit(e, output: output, json: json)
-        }
+        let clip = try weights.load()
+        try emit(try clip.imageEmbeddings(images.map { .path($0) }, normalized: !raw), output: output, json: json)
     }
 }
 
 struct EmbedText: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "embed-text", abstract: "Text embeddings (get_text_features).")
+    static let configuration = CommandConfiguration(
+        commandName: "embed-text", abstract: "Text embeddings (get_text_features), L2-normalised unless --raw.")
 
     @OptionGroup var weights: WeightsOption
-    @Flag(name: .long, help: "L2-normalise each embedding.") var normalize = false
+    @Flag(name: .long, help: "Unnormalised embeddings (the projection's raw output).") var raw = false
     @Option(name: .customLong("input-json"), help: "JSON file with an array of strings.") var inputJSON: String?
     @Option(name: .long, help: "Write an (N, D) float32 .npy file.") var output: String?
-    @Flag(name: .long, help: "Print {\"embeddings\": [[…], …]}.") var json = false
+    @Flag(name: .long, help: "Print {\"embeddings\": [[…], …]} (the default when --output is not given).") var json = false
     @Argument(help: "Texts.") var texts: [String] = []
 
     func run() throws {
-        try CLIP.run {
-            let all = try (inputJSON.map { try readStringList($0, what: "input") } ?? []) + texts
-            guard !all.isEmpty else { throw ValidationError("give at least one text (arguments or --input-json)") }
-            let clip = try weights.load()
-            try emit(try clip.textEmbeddings(all, normalized: normalize), output: output, json: json)
-        }
+        let all = try (inputJSON.map { try readStringList($0, what: "input") } ?? []) + texts
+        guard !all.isEmpty else { throw ValidationError("give at least one text (arguments or --input-json)") }
+        let clip = try weights.load()
+        try emit(try clip.textEmbeddings(all, normalized: !raw), output: output, json: json)
     }
 }
 
 /// Writes embeddings as .npy and/or JSON (JSON when neither is asked for).
-func emit(_ e: Tensor, output: String?, json: Bool) throws {
-    if let output { try NPY.write(e.storage, shape: e.shape, to: output) }
+func emit(_ e: Embeddings, output: String?, json: Bool) throws {
+    if let output { try NPY.write(e.values, shape: [e.count, e.dimension], to: output) }
     if json || output == nil {
-        let d = e.shape[1]
-        let rows = (0..<e.shape[0]).map { i in e.storage[(i * d)..<((i + 1) * d)].map { Double($0) } }
-        try printJSON(["embeddings": rows])
-    }
-}
-
-struct Classify: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Zero-shot classification of images against candidate labels.",
-        discussion: "Example: clip classify Weights/samples/red-circle.png --labels \"red circle\" \"blue square\" \"green triangle\"")
-
-    @OptionGroup var weights: WeightsOption
-    @Argument(help: "Image files.") var images: [String]
-    @Option(name: .long, parsing: .upToNextOption, help: "Candidate labels.") var labels: [String] = []
-    @Option(name: .customLong("labels-file"), help: "File with one label per line (or a JSON array).") var labelsFile: String?
-    @Option(name: .long, help: "Prompt template with {} for the label (default \"This is a photo of {}.\").") var template: String?
-    @Flag(name: .customLong("no-template"), help: "Use the labels verbatim.") var noTemplate = false
-    @Option(name: .long, help: "Prompt ensemble preset: imagenet (OpenAI's 80 templates).") var ensemble: String?
-    @Option(name: .long, help: "Show the K best labels (default: all).") var top: Int?
-    @Flag(name: .long, help: "Print JSON.") var json = false
-
-    func run() throws {
-        try CLIP.run {
-            guard !images.isEmpty else { throw ValidationError("give at least one image") }
-            let allLabels = try labels + (labelsFile.map { try readStringList($0, what: "labels") } ?? [])
-            guard !allLabels.isEmpty else { throw ValidationError("give labels with --labels or --labels-file") }
-            if let top, top < 1 { throw ValidationError("--top must be at least 1") }
-            let templates: [String?]
-            if let ensemble {
-                guard ensemble.lowercased() == "imagenet" else { throw ValidationError("unknown --ensemble \"\(ensemble)\" (available: imagenet)") }
-                templates = CLIPZeroShot.imageNetTemplates
-            } else if noTemplate {
-                templates = [nil]
-            } else {
-                templates = [template ?? CLIPZeroShot.defaultTemplate]
-            }
-            let clip = try weights.load()
-            let results = try clip.classify(images: images.map { .path($0) }, labels: allLabels, templates: templates)
-            let shown = results.map { Array($0.prefix(top ?? $0.count)) }
-            if json {
-                let arrays = shown.map { $0.map { ["label": $0.label, "score": Double($0.score)] as [String: Any] } }
-                try printJSON(images.count == 1 ? arrays[0] : arrays)
-            } else {
-                for (path, ranked) in zip(images, shown) {
-                    if images.count > 1 { print(path) }
-                    let width = min(40, ranked.map(\.label.count).max() ?? 0)
-                    for r in ranked {
-                        let bar = String(repeating: "█", count: Int((r.score * 30).rounded()))
-                        print("  \(r.label.padding(toLength: width, withPad: " ", startingAt: 0))  \(String(format: "%6.2f%%", r.score * 100))  \(bar)")
-                    }
-                }
-            }
-        }
+        try printJSON(["embeddings": e.rows.map { $0.map(Double.init) }])
     }
 }

@@ -19,7 +19,7 @@ struct Quantize: ParsableCommand {
     var out: String
 
     func run() throws {
-        try CLIP.run {
+        do {
             let start = Date()
             let report = try CLIPQuantizer.quantize(input: input, output: out) { line in
                 FileHandle.standardError.write(Data((line + "\n").utf8))

@@ -62,11 +62,8 @@ struct Serve: AsyncParsableCommand {
             config.remoteMaxBytes = Int(remoteMaxMB * 1024 * 1024)
             config.remoteTimeout = .milliseconds(Int64((remoteTimeout * 1000).rounded()))
             if let message = config.validationError() { throw ValidationError(message) }
-            let clip = try CLIPZeroShot(directory: dir, options: weights.loadOptions())
+            let clip = try CLIP(directory: dir, options: weights.loadOptions())
             server = try CLIPServer(clip: clip, configuration: config, accessLog: noAccessLog ? .disabled : .standardError)
-        } catch {
-            FileHandle.standardError.write(Data("error: \(CLIP.describe(error))\n".utf8))
-            throw ExitCode(1)
         }
         let config = server.configuration
         let host = config.host
@@ -84,10 +81,15 @@ struct Serve: AsyncParsableCommand {
                     FileHandle.standardError.write(data + Data("\n".utf8))
                 }
             }
-        } catch {
-            FileHandle.standardError.write(Data("error: \(CLIP.describe(error))\n".utf8))
-            throw ExitCode(1)
+        } catch where Serve.isAddressInUse(error) {
+            throw ValidationError("port \(config.port) on \(host) is already in use; choose another with --port (0 picks a free one)")
         }
         FileHandle.standardError.write(Data("{\"event\":\"stopped\"}\n".utf8))
+    }
+
+    /// Whether a bind failed because the address is taken (NIO reports errno 98, EADDRINUSE).
+    static func isAddressInUse(_ error: Error) -> Bool {
+        let text = String(describing: error)
+        return text.contains("Address already in use") || text.contains("errno: \(EADDRINUSE)")
     }
 }

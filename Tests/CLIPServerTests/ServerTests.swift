@@ -6,6 +6,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import ServiceLifecycle
+import Tensor
 import Testing
 
 @Suite("GET routes, 404, 405")
@@ -294,7 +295,7 @@ struct ClassifyTests {
         let png = image("odd_225x301.png")
         let labels = ["red circle", "blue square", "green triangle", "a dog"]
         try await withServer(clip) { client, _ in
-            let variants: [(Any?, String?)] = [(nil, CLIPZeroShot.defaultTemplate), ("a photo of a {}", "a photo of a {}"), (NSNull(), nil)]
+            let variants: [(Any?, PromptTemplate)] = [(nil, .default), ("a photo of a {}", "a photo of a {}"), (NSNull(), .verbatim)]
             for (template, libraryTemplate) in variants {
                 let expected = try clip.classify(image: .data(png), labels: labels, template: libraryTemplate)
                 var request: [String: Any] = ["model": "test-clip", "image": dataURL(png), "labels": labels]
@@ -392,7 +393,7 @@ struct BatchingTests {
         let (batched, batchedStats) = try await run(true)
         let (single, singleStats) = try await run(false)
         // Equal up to float32 rounding: the library's own forward pass is not bitwise batch-invariant (an image
-        // embedded alone vs. inside a batch differs by ~1e-7 in CLIPZeroShot.imageEmbeddings itself, because the
+        // embedded alone vs. inside a batch differs by ~1e-7 in CLIP.imageEmbeddings itself, because the
         // matmul kernels see a different row count), so shared forward passes can move the last bit or two.
         #expect(maxDifference(batched.flatMap { $0 }, single.flatMap { $0 }) <= 1e-6)
         #expect(batched.map(\.count) == single.map(\.count))

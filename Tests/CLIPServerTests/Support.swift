@@ -1,10 +1,12 @@
 // Test helpers: models built in-process from Tests/Fixtures, servers under HummingbirdTesting, JSON in and out.
 
 @testable import CLIPServer
+import CLIPCore
 import CLIPZeroShot
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import Tensor
 import Testing
 
 /// Tests/Fixtures in this checkout.
@@ -20,11 +22,11 @@ let demoAvailable = FileManager.default.fileExists(atPath: demoDirectory + "/mod
 enum TestModels {
     /// tiny-clip-quick (64 px vision, projection 16) with its 1000-row token embedding tiled to the real
     /// 49408-token vocabulary, so text tokenised by the real CLIP BPE runs through it (row id % 1000).
-    static let tiny: CLIPZeroShot = {
+    static let tiny: CLIP = {
         do { return try makeTiny() } catch { fatalError("cannot build the tiny test model: \(error)") }
     }()
 
-    static func makeTiny() throws -> CLIPZeroShot {
+    static func makeTiny() throws -> CLIP {
         let dir = fixtures + "/tiny-clip-quick"
         var config = try CLIPConfig(json: try JSONValue.parse(try readFile(dir + "/config.json", limit: 1 << 20)),
                                     source: dir + "/config.json")
@@ -49,10 +51,10 @@ enum TestModels {
         let reader = WeightReader(file: try SafeTensorsFile(bytes: safetensorsBytes(tensors), label: "tiny-49408"))
         // An explicit backend: `.selected` would time every matmul backend first (seconds in a debug build).
         let model = try CLIPModel(config: config, weights: reader, compute: try Compute(backend: .blas))
-        return CLIPZeroShot(model: model, tokenizer: try .shared())
+        return CLIP(model: model, tokenizer: try .shared())
     }
 
-    static let demo: CLIPZeroShot? = demoAvailable ? try? CLIPZeroShot(directory: demoDirectory) : nil
+    static let demo: CLIP? = demoAvailable ? try? CLIP(directory: demoDirectory) : nil
 
     /// F32 safetensors bytes.
     static func safetensorsBytes(_ tensors: [(String, [Int], [Float])]) -> [UInt8] {
@@ -88,7 +90,7 @@ final class LogCapture: @unchecked Sendable {
 /// Builds a server over `clip` with test-friendly settings, runs `body` against it with the router test
 /// framework (no sockets), then stops its threads.
 func withServer<T>(
-    _ clip: CLIPZeroShot = TestModels.tiny, log: LogCapture = LogCapture(),
+    _ clip: CLIP = TestModels.tiny, log: LogCapture = LogCapture(),
     configure: (inout ServerConfiguration) -> Void = { _ in },
     _ body: @Sendable (any TestClientProtocol, CLIPServer) async throws -> T
 ) async throws -> T {
@@ -165,7 +167,7 @@ func floatsFromBase64(_ s: String) -> [Float] {
 }
 
 /// Rows of a tensor.
-func rows(_ t: Tensor) -> [[Float]] { InferenceEngine.rows(t) }
+func rows(_ e: Embeddings) -> [[Float]] { e.rows }
 
 /// A fixture image's bytes.
 func image(_ name: String) -> [UInt8] {

@@ -2,8 +2,14 @@
 // quantized ONNX export converts to the int8 format and stays close to the float model and to onnxruntime
 // (fixtures and references from Tools/make_conversion_fixtures.py).
 
+import CLIPCore
+import CLIPImageIO
+import CLIPTokenizer
 import CLIPZeroShot
+import Tensor
 import Testing
+import TextTransformer
+import VisionTransformer
 
 struct ConversionTests {
     @Test("converted checkpoints reproduce the original model's embeddings",

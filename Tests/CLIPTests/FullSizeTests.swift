@@ -1,9 +1,15 @@
 // The full ViT-B/32 architecture with random weights from transformers (too big to commit): runs only when
 // CLIP_VITB32_DIR points at a directory made by `Tools/make_vitb32.py --out DIR [--dtype f16]`.
 
+import CLIPCore
+import CLIPImageIO
+import CLIPTokenizer
 import CLIPZeroShot
 import Foundation
+import Tensor
 import Testing
+import TextTransformer
+import VisionTransformer
 
 struct FullSizeTests {
     static let dir = ProcessInfo.processInfo.environment["CLIP_VITB32_DIR"]

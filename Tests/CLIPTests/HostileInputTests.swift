@@ -3,9 +3,15 @@
 // CLIPModel(directory:), and tokenizer edge cases. Everything is seeded (no randomness between runs) and bounded
 // to roughly 20 s in a debug build. Seeds: Tests/Fixtures/fuzz-corpus (Tools/make_fuzz_corpus.py).
 
+import CLIPCore
+import CLIPImageIO
+import CLIPTokenizer
 import CLIPZeroShot
 import Foundation
+import Tensor
 import Testing
+import TextTransformer
+import VisionTransformer
 
 /// SplitMix64: small, fast and deterministic.
 struct SeededRNG: RandomNumberGenerator {

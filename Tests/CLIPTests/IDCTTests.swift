@@ -1,7 +1,13 @@
 // The vectorised libjpeg ISLOW inverse DCT against its plain scalar reference (both in CSTBImage), llm.c-style.
 
+import CLIPCore
+import CLIPImageIO
+import CLIPTokenizer
 import CSTBImage
+import Tensor
 import Testing
+import TextTransformer
+import VisionTransformer
 
 struct IDCTTests {
     /// Deterministic pseudo-random numbers (64-bit LCG), so failures reproduce.

@@ -1,9 +1,15 @@
 // Decoding + preprocessing against transformers' load_image + CLIPImageProcessorPil (Tools/make_image_fixtures.py):
 // the uint8 crop per file, and the final float pixel_values for three files.
 
+import CLIPCore
+import CLIPImageIO
+import CLIPTokenizer
 import CLIPZeroShot
 import Foundation
+import Tensor
 import Testing
+import TextTransformer
+import VisionTransformer
 
 struct ImagePipelineTests {
     static let dir = fixtures + "/images"

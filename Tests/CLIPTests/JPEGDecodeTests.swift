@@ -1,9 +1,15 @@
 // JPEG decoding against Pillow (libjpeg-turbo): every chroma layout, progressive, restarts, RGB, gray and CMYK files
 // from Tools/make_jpeg_fixtures.py must decode to identical pixels.
 
+import CLIPCore
+import CLIPImageIO
+import CLIPTokenizer
 import CLIPZeroShot
 import Foundation
+import Tensor
 import Testing
+import TextTransformer
+import VisionTransformer
 
 struct JPEGDecodeTests {
     static let dir = fixtures + "/jpeg"

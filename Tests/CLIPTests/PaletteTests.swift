@@ -1,9 +1,15 @@
 // Palette PNG/BMP files whose indices run past the palette (Tools/make_palette_fixtures.py): Pillow's pixels
 // (black past the palette), never colours read from uninitialised memory.
 
+import CLIPCore
+import CLIPImageIO
+import CLIPTokenizer
 import CLIPZeroShot
 import Foundation
+import Tensor
 import Testing
+import TextTransformer
+import VisionTransformer
 
 struct PaletteTests {
     static let dir = fixtures + "/palette"

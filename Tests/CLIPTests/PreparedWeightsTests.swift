@@ -1,9 +1,15 @@
 // The prepared-weights cache: written on the first load, memory-mapped on the next with identical results, and
 // rebuilt (never served stale) when the checkpoint changes or the cache file is damaged.
 
+import CLIPCore
+import CLIPImageIO
+import CLIPTokenizer
 import CLIPZeroShot
 import Foundation
+import Tensor
 import Testing
+import TextTransformer
+import VisionTransformer
 
 @Suite(.serialized)
 struct PreparedWeightsTests {
@@ -36,7 +42,7 @@ struct PreparedWeightsTests {
     }
 
     @Test("written once, then loaded with identical features", arguments: packedBackends)
-    func writtenThenLoaded(_ backend: ComputeBackend) throws {
+    func writtenThenLoaded(_ backend: CLIPZeroShot.ComputeBackend) throws {
         let s = try Scratch()
         let uncached = try CLIPModel(directory: s.model, options: LoadOptions(backend: backend))
         #expect(uncached.preparedWeights == .disabled)

@@ -2,9 +2,15 @@
 // working from the prepared-weights cache, and every malformed variant (scales missing, extra, zero, non-finite,
 // mis-shaped or mistyped; int8 weights in a float checkpoint and the reverse) is a typed error naming the key.
 
+import CLIPCore
+import CLIPImageIO
+import CLIPTokenizer
 import CLIPZeroShot
 import Foundation
+import Tensor
 import Testing
+import TextTransformer
+import VisionTransformer
 
 @Suite(.serialized)
 struct QuantizedCheckpointTests {
@@ -40,7 +46,7 @@ struct QuantizedCheckpointTests {
     static let backends = ComputeBackend.allCases.filter { $0 != .automatic && (try? $0.resolved()) != nil }
 
     @Test("an int8 checkpoint agrees with its float original on every backend", arguments: backends)
-    func agreesWithFloat(_ backend: ComputeBackend) throws {
+    func agreesWithFloat(_ backend: CLIPZeroShot.ComputeBackend) throws {
         let dir = try Self.quantized()
         let options = LoadOptions(backend: backend)
         let float = try features(try CLIPModel(directory: Self.source, options: options))

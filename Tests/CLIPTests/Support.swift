@@ -1,8 +1,14 @@
 // Test helpers: fixture paths and a closeness check that reports max abs/rel error and the first mismatches.
 
+import CLIPCore
+import CLIPImageIO
+import CLIPTokenizer
 import CLIPZeroShot
 import Foundation
+import Tensor
 import Testing
+import TextTransformer
+import VisionTransformer
 
 /// Tests/Fixtures in this checkout.
 let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

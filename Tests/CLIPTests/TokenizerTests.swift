@@ -1,7 +1,13 @@
 // The tokenizer against open_clip's SimpleTokenizer on a 1,300-string corpus (Tools/make_tokenizer_fixture.py).
 
+import CLIPCore
+import CLIPImageIO
+import CLIPTokenizer
 import CLIPZeroShot
+import Tensor
 import Testing
+import TextTransformer
+import VisionTransformer
 
 struct TokenizerTests {
     @Test("corpus ids equal open_clip's exactly")

@@ -12,9 +12,9 @@ let weights = arguments[arguments.startIndex]
 let image = arguments[arguments.startIndex + 1]
 let labels = Array(arguments.dropFirst(2))
 do {
-    let clip = try CLIPZeroShot(directory: weights)
+    let clip = try CLIP(directory: weights)
     let ranked = try clip.classify(image: .path(image), labels: labels)
-    print("swift-clip \(CLIPZeroShot.version), backend \(clip.model.compute.backend)")
+    print("swift-clip \(CLIP.version), backend \(clip.model.compute.backend)")
     for r in ranked { print(String(format: "%.4f  %@", r.score, r.label)) }
 } catch {
     FileHandle.standardError.write(Data("error: \(error)\n".utf8))

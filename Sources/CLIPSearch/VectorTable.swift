@@ -1,0 +1,106 @@
+// Every stored embedding in one contiguous half-float buffer, scanned with SIMD dot products and a top-k selection.
+
+import Foundation
+import Tensor
+
+/// The index's vectors in memory: row `i` is image id `ids[i]`, ids ascending.
+struct VectorTable {
+    let dimension: Int
+    private(set) var ids: [Int64] = []
+    private(set) var halves: [UInt16] = []
+
+    var count: Int { ids.count }
+
+    init(dimension: Int) { self.dimension = dimension }
+
+    /// Reads every row (one SELECT, ids ascending), checking lengths and finiteness.
+    static func load(_ store: IndexStore) throws -> VectorTable {
+        let d = try store.dimension
+        var t = VectorTable(dimension: d)
+        guard d > 0 else { return t }
+        let expected = try store.count()
+        t.ids.reserveCapacity(expected)
+        t.halves.reserveCapacity(expected * d)
+        let s = try store.db.prepare("SELECT id, embedding, path FROM images ORDER BY id")
+        while try s.step() {
+            let blob = s.blob(1)
+            guard blob.count == 2 * d else {
+                throw SearchIndexError.invalidVector(path: store.path, image: s.text(2),
+                                                     reason: "\(blob.count) bytes, expected \(2 * d)")
+            }
+            let start = t.halves.count
+            t.halves.append(contentsOf: repeatElement(0, count: d))
+            t.halves.withUnsafeMutableBytes { dst in
+                UnsafeMutableRawBufferPointer(rebasing: dst[(2 * start)..<(2 * start + 2 * d)]).copyMemory(from: blob)
+            }
+            // Stored little-endian; non-finite halves (exponent all ones) are refused.
+            var bad = false
+            for k in start..<(start + d) {
+                let h = UInt16(littleEndian: t.halves[k])
+                t.halves[k] = h
+                if h & 0x7c00 == 0x7c00 { bad = true }
+            }
+            if bad {
+                throw SearchIndexError.invalidVector(path: store.path, image: s.text(2), reason: "non-finite values")
+            }
+            t.ids.append(s.int(0))
+        }
+        return t
+    }
+
+    /// The `k` best rows for a normalised query: (row, score), score descending, ties by row order.
+    /// `allowed` restricts the rows (a filter); `nil` means all.
+    func top(_ k: Int, query: [Float], allowed: Set<Int>? = nil, compute: Compute) -> [(row: Int, score: Float)] {
+        let n = count
+        guard n > 0, k > 0 else { return [] }
+        var scores = [Float](repeating: 0, count: n)
+        query.withUnsafeBufferPointer { q in
+            halves.withUnsafeBufferPointer { h in
+                scores.withUnsafeMutableBufferPointer { out in
+                    compute.halfDot(query: q.baseAddress!, rows: h.baseAddress!, count: n, dimension: dimension,
+                                    out: out.baseAddress!)
+                }
+            }
+        }
+        // Partial selection: a sorted list of the best k, replaced only when a score beats its worst.
+        var best: [(row: Int, score: Float)] = []
+        best.reserveCapacity(k + 1)
+        func better(_ a: (row: Int, score: Float), _ b: (row: Int, score: Float)) -> Bool {
+            a.score != b.score ? a.score > b.score : a.row < b.row
+        }
+        scores.withUnsafeBufferPointer { s in
+            for i in 0..<n {
+                let v = s[i]
+                if best.count == k, v <= best[k - 1].score { continue }
+                if let allowed, !allowed.contains(i) { continue }
+                let item = (row: i, score: v)
+                var lo = 0, hi = best.count
+                while lo < hi {
+                    let mid = (lo + hi) / 2
+                    if better(best[mid], item) { lo = mid + 1 } else { hi = mid }
+                }
+                best.insert(item, at: lo)
+                if best.count > k { best.removeLast() }
+            }
+        }
+        return best
+    }
+
+    /// Row of an image id (ids are ascending).
+    func row(of id: Int64) -> Int? {
+        var lo = 0, hi = ids.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if ids[mid] < id { lo = mid + 1 } else { hi = mid }
+        }
+        return lo < ids.count && ids[lo] == id ? lo : nil
+    }
+
+    /// Row `i` as floats.
+    func vector(_ i: Int) -> [Float] {
+        (0..<dimension).map { halfToFloat(halves[i * dimension + $0]) }
+    }
+}
+
+/// One IEEE half (bit pattern) as a float.
+func halfToFloat(_ h: UInt16) -> Float { Float(Float16(bitPattern: h)) }

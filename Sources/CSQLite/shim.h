@@ -1,0 +1,2 @@
+// SQLite's C API (Debian: libsqlite3-dev), for the search index.
+#include <sqlite3.h>
