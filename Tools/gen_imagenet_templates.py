@@ -2,10 +2,15 @@
 """Writes Sources/CLIPZeroShot/ImageNetTemplates.swift from open_clip's OpenAI ImageNet prompt templates."""
 import json
 import pathlib
+import sys
 
-from open_clip.zero_shot_metadata import OPENAI_IMAGENET_TEMPLATES
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from cliptools import ROOT, require  # noqa: E402
 
-root = pathlib.Path(__file__).resolve().parent.parent
+require("open_clip")
+from open_clip.zero_shot_metadata import OPENAI_IMAGENET_TEMPLATES  # noqa: E402
+
+root = pathlib.Path(ROOT)
 templates = [t("{}") for t in OPENAI_IMAGENET_TEMPLATES]
 assert len(templates) == 80
 lines = ",\n".join(f"        {json.dumps(t, ensure_ascii=False)}" for t in templates)

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Generate Sources/TextTransformer/Resources/text-tables.json (html / ftfy / Python-Unicode tables for the CLIP tokenizer port) and copy the BPE vocab."""
+"""Generate Tools/data/text-tables.json (html / ftfy / Python-Unicode tables for the CLIP tokenizer port) and copy the BPE vocab next to it."""
 
 # Every table is derived from the installed modules (Python's html module and
 # unicodedata, ftfy 6.3.1, the `regex` module), never typed in by hand, so the
@@ -15,6 +15,7 @@
 #
 # Usage:  python3 Tools/gen_text_tables.py [--check]
 #   --check  regenerate in memory and fail if the checked-in file differs.
+# Tools/gen_tokenizer_data.py then compiles both files into Sources/CCLIPTokenizerData/tokenizer_data.c.
 
 import argparse
 import gzip
@@ -28,17 +29,16 @@ import shutil
 import sys
 import unicodedata
 
-import ftfy
-import ftfy.badness
-import ftfy.chardata
-import ftfy.fixes
-import open_clip.tokenizer
-import regex
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cliptools import BPE_VOCAB as OUT_VOCAB, DATA as RES_DIR, TEXT_TABLES as OUT_JSON, require  # noqa: E402
 
-REPO_ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-RES_DIR = os.path.join(REPO_ROOT, "Sources", "TextTransformer", "Resources")
-OUT_JSON = os.path.join(RES_DIR, "text-tables.json")
-OUT_VOCAB = os.path.join(RES_DIR, "bpe_simple_vocab_16e6.txt.gz")
+require("ftfy", "open_clip", "regex")
+import ftfy  # noqa: E402
+import ftfy.badness  # noqa: E402
+import ftfy.chardata  # noqa: E402
+import ftfy.fixes  # noqa: E402
+import open_clip.tokenizer  # noqa: E402
+import regex  # noqa: E402
 
 MAX_CP = 0x110000
 SURR_LO, SURR_HI = 0xD800, 0xDFFF

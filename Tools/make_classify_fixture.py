@@ -1,19 +1,22 @@
 #!/usr/bin/env python3
 """Writes Tests/Fixtures/classify: a tiny full-vocabulary CLIP, sample images and transformers' zero-shot pipeline scores."""
 import argparse
-import gzip
 import json
 import pathlib
+import sys
 import tempfile
 
-import numpy as np
-import open_clip
-import torch
-from open_clip.zero_shot_metadata import OPENAI_IMAGENET_TEMPLATES
-from PIL import Image, ImageDraw
-from transformers import CLIPConfig, CLIPImageProcessorPil, CLIPModel, CLIPProcessor, CLIPTokenizer, pipeline
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from cliptools import EOT, FIXTURES, SOT, bpe_merges, features, perturb_parameters, require  # noqa: E402
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+require("torch", "open_clip", "PIL", "transformers")
+import open_clip  # noqa: E402
+import torch  # noqa: E402
+from open_clip.zero_shot_metadata import OPENAI_IMAGENET_TEMPLATES  # noqa: E402
+from PIL import Image, ImageDraw  # noqa: E402
+from transformers import (CLIPConfig, CLIPImageProcessorPil, CLIPModel, CLIPProcessor, CLIPTokenizer,  # noqa: E402
+                          pipeline)
+
 LABELS = ["red circle", "blue square", "green triangle", "yellow star", "purple square"]
 
 
@@ -22,10 +25,10 @@ def write_hf_tokenizer(out: pathlib.Path) -> None:
     tok = open_clip.tokenizer.SimpleTokenizer()
     vocab = {k: v for k, v in tok.encoder.items()}
     vocab.pop("<start_of_text>"), vocab.pop("<end_of_text>")
-    vocab["<|startoftext|>"] = 49406
-    vocab["<|endoftext|>"] = 49407
+    vocab["<|startoftext|>"] = SOT
+    vocab["<|endoftext|>"] = EOT
     (out / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False))
-    merges = gzip.open(open_clip.tokenizer.default_bpe()).read().decode("utf-8").split("\n")[1:49152 - 256 - 2 + 1]
+    merges = bpe_merges(open_clip.tokenizer.default_bpe())
     (out / "merges.txt").write_text("#version: 0.2\n" + "\n".join(merges) + "\n")
 
 
@@ -47,7 +50,7 @@ def draw(shape: str, colour: str, bg: str, size=(224, 224)) -> Image.Image:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--out", default=str(ROOT / "Tests/Fixtures/classify"))
+    ap.add_argument("--out", default=str(pathlib.Path(FIXTURES) / "classify"))
     args = ap.parse_args()
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -61,11 +64,8 @@ def main() -> None:
                            num_attention_heads=2, hidden_act="quick_gelu"),
         projection_dim=16, logit_scale_init_value=2.6592)
     model = CLIPModel(config).eval()
+    perturb_parameters(model, seed=None, std=0.05, ln_std=0.1)  # torch's global generator (seeded above)
     with torch.no_grad():
-        for name, p in model.named_parameters():
-            if name == "logit_scale":
-                continue
-            p.add_(torch.randn_like(p) * (0.1 if "norm" in name else 0.05))
         # round to F16 so the committed F16 file and the float32 reference hold the same weights
         for p in model.parameters():
             p.copy_(p.half().float())
@@ -98,15 +98,13 @@ def main() -> None:
         # OpenAI's prompt ensemble, computed directly with the model (the pipeline has no ensemble mode)
         with torch.no_grad():
             pix = processor.image_processor(img, return_tensors="pt")["pixel_values"]
-            ie = model.get_image_features(pixel_values=pix)
-            ie = getattr(ie, "pooler_output", ie)
+            ie = features(model.get_image_features(pixel_values=pix))
             ie = ie / ie.norm(dim=-1, keepdim=True)
             class_emb = []
             for label in LABELS:
                 texts = [t(label) for t in OPENAI_IMAGENET_TEMPLATES]
                 ids = processor.tokenizer(texts, padding=True, return_tensors="pt")
-                te = model.get_text_features(**ids)
-                te = getattr(te, "pooler_output", te)
+                te = features(model.get_text_features(**ids))
                 te = te / te.norm(dim=-1, keepdim=True)
                 m = te.mean(dim=0)
                 class_emb.append(m / m.norm())

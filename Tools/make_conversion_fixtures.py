@@ -23,34 +23,23 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 import warnings
 
-import numpy as np
-import torch
-from safetensors import safe_open
-from safetensors.torch import save_file
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cliptools import (FIXTURES, TOOLS, dir_size, features, load_safetensors as load_st, max_diff, pad,  # noqa: E402
+                       perturb_parameters, preprocessor_config, random_inputs, require, save_reference, stopwatch,
+                       write_inputs)
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-CONVERT = os.path.join(HERE, "convert")
+require("numpy", "torch", "safetensors.torch", "transformers")
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+CONVERT = os.path.join(TOOLS, "convert")
 VOCAB = 1000
 SOT, EOT = VOCAB - 2, VOCAB - 1  # EOT is the largest id: OpenAI/open_clip pool at argmax(input_ids)
 LENGTHS = [2, 5, 16, 77]  # 77 = full context
 TOL = 1e-5
-T0 = time.time()
-
-
-def log(msg):
-    print(f"[{time.time() - T0:5.1f}s] {msg}", flush=True)
-
-
-def features(out):
-    """transformers 5 get_*_features return BaseModelOutputWithPooling; older versions a tensor."""
-    return out if torch.is_tensor(out) else out.pooler_output
-
-
-def max_diff(a, b):
-    return (torch.as_tensor(a).double() - torch.as_tensor(b).double()).abs().max().item()
+log = stopwatch()
 
 
 def run_convert(*args, expect_warning=None):
@@ -66,26 +55,14 @@ def run_convert(*args, expect_warning=None):
     return r
 
 
-def load_st(path):
-    with safe_open(path, framework="pt") as f:
-        return {k: f.get_tensor(k) for k in f.keys()}
-
-
 def make_inputs(seed, image_size, n_images=2):
-    gen = torch.Generator().manual_seed(seed)
-    pixel_values = torch.randn((n_images, 3, image_size, image_size), generator=gen)
-    seqs = [[SOT] + torch.randint(1, SOT, (n - 2,), generator=gen).tolist() + [EOT] for n in LENGTHS]
-    return pixel_values, seqs
+    return random_inputs(seed, n_images, image_size, LENGTHS, bos=SOT, eos=EOT, id_range=(1, SOT))
 
 
 def write_fixture_extras(out, pixel_values, image_embeds, text_embeds, seqs, extra=None):
     ref = {"pixel_values": pixel_values, "image_embeds": image_embeds, "text_embeds": text_embeds, **(extra or {})}
-    path = os.path.join(out, "reference.safetensors")
-    save_file({k: torch.as_tensor(v).detach().float().contiguous() for k, v in ref.items()}, path, metadata={"format": "pt"})
-    os.chmod(path, 0o644)
-    with open(os.path.join(out, "inputs.json"), "w") as f:
-        json.dump({"input_ids": seqs}, f)
-        f.write("\n")
+    save_reference(ref, os.path.join(out, "reference.safetensors"))
+    write_inputs(os.path.join(out, "inputs.json"), seqs)
 
 
 @torch.no_grad()
@@ -109,10 +86,6 @@ def check_hf_dir(directory, pixel_values, seqs, image_ref, text_ref, tol=TOL, wh
     if di > tol or dt > tol:
         sys.exit(f"{directory}: embeddings differ from the original model by more than {tol}")
     return di, dt
-
-
-def dir_size(d):
-    return sum(os.path.getsize(os.path.join(d, f)) for f in os.listdir(d))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -141,16 +114,9 @@ def build_open_clip(seed):
                  vision_cfg=CLIPVisionCfg(layers=2, width=32, patch_size=16, image_size=64, head_width=8),
                  text_cfg=CLIPTextCfg(context_length=77, vocab_size=VOCAB, width=32, heads=4, layers=2),
                  quick_gelu=True).eval()
-    gen = torch.Generator().manual_seed(seed + 1)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if name == "logit_scale":
-                p.fill_(math.log(100.0))  # the trained OpenAI value
-            elif ".ln_" in name or name.startswith(("ln_", "visual.ln_")):
-                p.add_(torch.randn(p.shape, generator=gen) * 0.1)  # LayerNorms: 1 ± 0.1, biases ± 0.1
-            else:
-                p.add_(torch.randn(p.shape, generator=gen) * 0.05)  # incl. zero-initialised attention biases
-    return model
+    # LayerNorms 1 ± 0.1, biases ± 0.1; everything else ± 0.05, incl. zero-initialised attention biases;
+    # logit_scale = the trained OpenAI value
+    return perturb_parameters(model, seed + 1, std=0.05, ln_std=0.1, logit_scale=math.log(100.0))
 
 
 def make_openai(args, work):
@@ -196,9 +162,7 @@ def make_openai(args, work):
     pixel_values, seqs = make_inputs(seed=2026, image_size=64)
     with torch.no_grad():
         image_embeds = model.encode_image(pixel_values)
-        padded = torch.zeros(len(seqs), 77, dtype=torch.long)  # open_clip.tokenize pads with 0
-        for i, s in enumerate(seqs):
-            padded[i, :len(s)] = torch.tensor(s)
+        padded = pad(seqs, 0, 77)[0]  # open_clip.tokenize pads with 0
         text_embeds = model.encode_text(padded)
         d = max(max_diff(traced.encode_image(pixel_values), image_embeds), max_diff(traced.encode_text(padded), text_embeds))
         log(f"TorchScript archive vs original model: max diff {d:.3g}")
@@ -278,14 +242,7 @@ def build_hf(seed, perturb=True):
     config._attn_implementation = "eager"
     model = CLIPModel(config).eval()
     if perturb:
-        gen = torch.Generator().manual_seed(seed + 1)
-        with torch.no_grad():
-            for name, p in model.named_parameters():
-                if name == "logit_scale":
-                    p.fill_(math.log(100.0))
-                else:
-                    std = 0.1 if any(s in name for s in ("layer_norm", "layernorm", "layrnorm")) else 0.05
-                    p.add_(torch.randn(p.shape, generator=gen) * std)
+        perturb_parameters(model, seed + 1, std=0.05, ln_std=0.1, logit_scale=math.log(100.0))
     return model
 
 
@@ -296,12 +253,7 @@ def export_xenova(model, repo, opset, dynamo=False):
     os.makedirs(os.path.join(repo, "onnx"), exist_ok=True)
     model.config.save_pretrained(repo)
     with open(os.path.join(repo, "preprocessor_config.json"), "w") as f:
-        s = model.config.vision_config.image_size
-        json.dump({"crop_size": {"height": s, "width": s}, "do_center_crop": True, "do_convert_rgb": True,
-                   "do_normalize": True, "do_rescale": True, "do_resize": True,
-                   "image_mean": [0.48145466, 0.4578275, 0.40821073], "image_processor_type": "CLIPImageProcessor",
-                   "image_std": [0.26862954, 0.26130258, 0.27577711], "resample": 3,
-                   "rescale_factor": 1 / 255, "size": {"shortest_edge": s}}, f, indent=2)
+        json.dump(preprocessor_config(model.config.vision_config.image_size), f, indent=2)
     sd = model.state_dict()
     vision = CLIPVisionModelWithProjection(model.config.vision_config).eval()
     vision.load_state_dict({k: v for k, v in sd.items() if k.startswith(("vision_model.", "visual_projection."))})
@@ -391,10 +343,8 @@ def make_onnx(args, work):
     ort_txt = np.concatenate([ts.run(["text_embeds"], {"input_ids": np.array([s], dtype=np.int64),
                                                        "attention_mask": np.ones((1, len(s)), dtype=np.int64)})[0]
                               for s in seqs])
-    lmax = max(len(s) for s in seqs)  # and once as a right-padded batch with attention_mask
-    ids = np.array([s + [1] * (lmax - len(s)) for s in seqs], dtype=np.int64)
-    mask = np.array([[1] * len(s) + [0] * (lmax - len(s)) for s in seqs], dtype=np.int64)
-    ort_txt_padded = ts.run(["text_embeds"], {"input_ids": ids, "attention_mask": mask})[0]
+    ids, mask = pad(seqs, 1)  # and once as a right-padded batch with attention_mask
+    ort_txt_padded = ts.run(["text_embeds"], {"input_ids": ids.numpy(), "attention_mask": mask.numpy()})[0]
     ort_diffs = (max_diff(ort_img, image_embeds), max_diff(ort_txt, text_embeds), max_diff(ort_txt_padded, text_embeds))
     log(f"onnxruntime vs original: image_embeds {ort_diffs[0]:.3g}, text_embeds {ort_diffs[1]:.3g} "
         f"(padded batch: {ort_diffs[2]:.3g})")
@@ -814,7 +764,7 @@ def make_onnx_int8(args, work):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--out-dir", default=os.path.join(os.path.dirname(HERE), "Tests", "Fixtures"),
+    ap.add_argument("--out-dir", default=FIXTURES,
                     help="fixture root; writes converted-openai/, converted-onnx/ and converted-onnx-int8/ (default: %(default)s)")
     ap.add_argument("--work", default="/tmp/clip-conversion-fixtures", help="scratch dir for checkpoints/ONNX files")
     ap.add_argument("--only", choices=["openai", "onnx", "onnx-int8"], help="build just one of the three fixtures")
@@ -825,6 +775,8 @@ def main():
     if not os.path.isfile(CONVERT):
         sys.exit(f"{CONVERT} not found")
 
+    require(*(["open_clip"] if args.only in (None, "openai") else []),
+            *(["onnx", "onnxruntime"] if args.only in (None, "onnx", "onnx-int8") else []))
     results, dirs = {}, []
     if args.only in (None, "openai"):
         r, d = make_openai(args, args.work)

@@ -26,13 +26,17 @@ import io
 import os
 import shutil
 import struct
+import sys
 import zlib
 
-import numpy as np
-from PIL import Image
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cliptools import FIXTURES, PNG_SIGNATURE, ROOT, pack_bits, png_chunk, require  # noqa: E402
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEFAULT_OUT = os.path.join(ROOT, "Tests", "Fixtures", "fuzz-corpus")
+require("numpy", "PIL")
+import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
+
+DEFAULT_OUT = os.path.join(FIXTURES, "fuzz-corpus")
 MAX_SIZE = 4096
 MAX_FILES = 40
 
@@ -57,10 +61,6 @@ def pil_bytes(img, fmt, **kw):
 # ---------------------------------------------------------------------------------------------
 # Hand-written PNG (Pillow cannot write interlaced PNGs nor 16-bit RGB(A)).
 
-def _chunk(kind, data):
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-
 def _raw_rows(arr, bitdepth, channels):
     """Rows of packed sample bytes for an (h, w, channels) array."""
     h, w = arr.shape[:2]
@@ -72,15 +72,7 @@ def _raw_rows(arr, bitdepth, channels):
         elif bitdepth == 8:
             rows.append(row.astype(np.uint8).tobytes())
         else:
-            per = 8 // bitdepth
-            out = bytearray()
-            for i in range(0, len(row), per):
-                v = 0
-                for j in range(per):
-                    s = int(row[i + j]) if i + j < len(row) else 0
-                    v = (v << bitdepth) | s
-                out.append(v & 0xFF)
-            rows.append(bytes(out))
+            rows.append(pack_bits(row, bitdepth))
     return rows
 
 
@@ -131,21 +123,21 @@ def png(arr, bitdepth, color_type, interlace=False, extra_before_idat=(), palett
             if sub.shape[0] == 0 or sub.shape[1] == 0:
                 continue
             raw += filtered(_raw_rows(sub, bitdepth, channels))
-    out = b"\x89PNG\r\n\x1a\n"
-    out += _chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, bitdepth, color_type, 0, 0, 1 if interlace else 0))
+    out = PNG_SIGNATURE
+    out += png_chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, bitdepth, color_type, 0, 0, 1 if interlace else 0))
     if exif is not None:
-        out += _chunk(b"eXIf", exif)
+        out += png_chunk(b"eXIf", exif)
     for kind, data in extra_before_idat:
-        out += _chunk(kind, data)
+        out += png_chunk(kind, data)
     if palette is not None:
-        out += _chunk(b"PLTE", bytes(palette))
+        out += png_chunk(b"PLTE", bytes(palette))
     if trns is not None:
-        out += _chunk(b"tRNS", bytes(trns))
+        out += png_chunk(b"tRNS", bytes(trns))
     comp = zlib.compress(raw, 9)
     # Two IDAT chunks so the decoder has to concatenate them.
     half = len(comp) // 2
-    out += _chunk(b"IDAT", comp[:half]) + _chunk(b"IDAT", comp[half:])
-    out += _chunk(b"IEND", b"")
+    out += png_chunk(b"IDAT", comp[:half]) + png_chunk(b"IDAT", comp[half:])
+    out += png_chunk(b"IEND", b"")
     return out
 
 

@@ -30,7 +30,6 @@
 
 import argparse
 import hashlib
-import io
 import json
 import os
 import shutil
@@ -39,14 +38,16 @@ import sys
 import warnings
 import zlib
 
-import numpy as np
-from PIL import Image, ImageOps, JpegImagePlugin
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cliptools import CLIP_MEAN as CROP_MEAN, CLIP_STD as CROP_STD  # noqa: E402  (== OPENAI_CLIP_MEAN/STD, asserted)
+from cliptools import FIXTURES, PNG_SIGNATURE, png_chunk, require  # noqa: E402
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEFAULT_OUT = os.path.join(ROOT, "Tests", "Fixtures", "images")
+require("numpy", "PIL", "safetensors.numpy", "transformers")
+import numpy as np  # noqa: E402
+from PIL import Image, ImageOps, JpegImagePlugin  # noqa: E402
+
+DEFAULT_OUT = os.path.join(FIXTURES, "images")
 SEED = 20240607
-CROP_MEAN = (0.48145466, 0.4578275, 0.40821073)   # OPENAI_CLIP_MEAN (asserted below)
-CROP_STD = (0.26862954, 0.26130258, 0.27577711)   # OPENAI_CLIP_STD
 
 # Files whose F32 pixel_values are also stored (key "float:<name>"): a real camera JPEG photo
 # (downscale), a PNG RGBA (alpha dropped) and an extreme aspect ratio (3x2000 -> 224x149333).
@@ -100,12 +101,7 @@ INVERSE_TRANSPOSE = {  # stored = inverse(upright) so that exif_transpose(stored
 # --------------------------------------------------------------------------- sources
 def sample_photos():
     """Real photographs bundled with matplotlib / scikit-image (no network)."""
-    try:
-        import matplotlib
-        import skimage
-    except ImportError:
-        sys.exit("need matplotlib and scikit-image for their bundled photos: "
-                 "pip install matplotlib scikit-image")
+    matplotlib, skimage = require("matplotlib", "skimage")
     mpl = os.path.join(matplotlib.get_data_path(), "sample_data")
     ski = os.path.join(os.path.dirname(skimage.__file__), "data")
     paths = {
@@ -127,10 +123,6 @@ def sample_photos():
 
 
 # --------------------------------------------------------------------------- raw PNG writer
-def _chunk(tag, data):
-    return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
-
-
 def write_png(path, arr, bitdepth, color_type, interlace=False):
     """Minimal PNG encoder (filter 0) for cases Pillow cannot write (16-bit RGB, Adam7)."""
     arr = np.ascontiguousarray(arr)
@@ -152,8 +144,8 @@ def write_png(path, arr, bitdepth, color_type, interlace=False):
                 raw += scan(sub)
     ihdr = struct.pack(">IIBBBBB", w, h, bitdepth, color_type, 0, 0, 1 if interlace else 0)
     with open(path, "wb") as f:
-        f.write(b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr)
-                + _chunk(b"IDAT", zlib.compress(raw, 9)) + _chunk(b"IEND", b""))
+        f.write(PNG_SIGNATURE + png_chunk(b"IHDR", ihdr)
+                + png_chunk(b"IDAT", zlib.compress(raw, 9)) + png_chunk(b"IEND", b""))
 
 
 # --------------------------------------------------------------------------- helpers

@@ -20,12 +20,18 @@
 import argparse
 import json
 import os
+import shutil
 import subprocess
+import sys
 import tempfile
 
-import numpy as np
-import safetensors.numpy
-from PIL import Image
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cliptools import FIXTURES, pil_rgb, require  # noqa: E402
+
+require("numpy", "PIL", "safetensors.numpy")
+import numpy as np  # noqa: E402
+import safetensors.numpy  # noqa: E402
+from PIL import Image  # noqa: E402
 
 
 def picture(w, h, seed):
@@ -54,17 +60,20 @@ CJPEG = [  # name, cjpeg options
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "Tests", "Fixtures", "jpeg"))
+    ap.add_argument("--out", default=os.path.join(FIXTURES, "jpeg"))
     args = ap.parse_args()
+    if not shutil.which("cjpeg"):
+        sys.exit("make_jpeg_fixtures.py: missing program 'cjpeg' — install with: apt-get install libjpeg-turbo-progs")
     out = os.path.abspath(args.out)
     os.makedirs(out, exist_ok=True)
     manifest, tensors = {}, {}
 
     def record(name, how):
         path = os.path.join(out, name)
-        im = Image.open(path)
-        tensors[name] = np.ascontiguousarray(np.array(im.convert("RGB"), dtype=np.uint8))
-        manifest[name] = {"how": how, "size": list(im.size), "arithmetic": "-arithmetic" in how}
+        with Image.open(path) as im:
+            size = list(im.size)
+        tensors[name] = pil_rgb(path)
+        manifest[name] = {"how": how, "size": size, "arithmetic": "-arithmetic" in how}
 
     sizes = [(1, 1), (7, 13), (61, 45)]
     for w, h in sizes:

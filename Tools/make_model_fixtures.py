@@ -3,17 +3,17 @@
 
 import argparse
 import copy
-import json
 import os
 import shutil
+import sys
 
-import torch
-from safetensors import safe_open
-from safetensors.torch import save_file
-from transformers import CLIPConfig, CLIPModel
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cliptools import (FIXTURES as DEFAULT_OUT, dir_size, features, load_safetensors, make_readable,  # noqa: E402
+                       pad as pad_with, perturb_parameters, random_inputs, require, save_reference, write_inputs)
 
-REPO_ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-DEFAULT_OUT = os.path.join(REPO_ROOT, "Tests", "Fixtures")
+require("torch", "safetensors.torch", "transformers")
+import torch  # noqa: E402
+from transformers import CLIPConfig, CLIPModel  # noqa: E402
 
 PAD_ID = 1
 
@@ -65,42 +65,17 @@ def build_model(spec, noise_std, ln_noise_std):
     config._attn_implementation = "eager"  # plain math reference
     model = CLIPModel(config)
     model.eval()
-    gen = torch.Generator().manual_seed(spec["seed"] + 1)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if name == "logit_scale":
-                p.fill_(spec["logit_scale"])
-                continue
-            is_norm = any(s in name for s in ("layer_norm", "layernorm", "layrnorm"))
-            std = ln_noise_std if is_norm else noise_std
-            p.add_(torch.randn(p.shape, generator=gen, dtype=p.dtype) * std)
-    return model
+    return perturb_parameters(model, spec["seed"] + 1, std=noise_std, ln_std=ln_noise_std,
+                              logit_scale=spec["logit_scale"])
 
 
 def make_inputs(spec):
-    gen = torch.Generator().manual_seed(spec["seed"] + 2)
-    s = spec["vision"]["image_size"]
-    pixel_values = torch.randn((spec["n_images"], 3, s, s), generator=gen, dtype=torch.float32)
-    seqs = []
-    for n in spec["lengths"]:
-        mid = torch.randint(3, 997, (n - 2,), generator=gen).tolist()
-        seqs.append([spec["bos"]] + mid + [spec["eos"]])
-    return pixel_values, seqs
+    return random_inputs(spec["seed"] + 2, spec["n_images"], spec["vision"]["image_size"], spec["lengths"],
+                         bos=spec["bos"], eos=spec["eos"], id_range=(3, 997))
 
 
 def pad(seqs):
-    lmax = max(len(s) for s in seqs)
-    ids = torch.full((len(seqs), lmax), PAD_ID, dtype=torch.long)
-    mask = torch.zeros((len(seqs), lmax), dtype=torch.long)
-    for i, s in enumerate(seqs):
-        ids[i, : len(s)] = torch.tensor(s)
-        mask[i, : len(s)] = 1
-    return ids, mask
-
-
-def features(out):
-    """transformers 5 returns BaseModelOutputWithPooling from get_*_features; older versions a tensor."""
-    return out if torch.is_tensor(out) else out.pooler_output
+    return pad_with(seqs, PAD_ID)
 
 
 def close(a, b, tol=1e-5):
@@ -188,43 +163,20 @@ def embeds_reference(model, pixel_values, seqs):
             "logits_per_image": logits}
 
 
-def save_ref(ref, path):
-    ref = {k: v.detach().to(torch.float32).contiguous() for k, v in ref.items()}
-    # a single metadata key keeps the file byte-deterministic (safetensors stores metadata in a HashMap)
-    save_file(ref, path, metadata={"format": "pt"})
-
-
-def write_inputs(seqs, path):
-    with open(path, "w") as fh:
-        json.dump({"input_ids": seqs}, fh)
-        fh.write("\n")
-
-
 def check_saved(model_dir, model, dtype):
     """Reload the saved checkpoint and make sure it matches the in-memory weights."""
     sd = {k: v for k, v in model.state_dict().items()}
-    with safe_open(os.path.join(model_dir, "model.safetensors"), framework="pt") as f:
-        keys = list(f.keys())
-        for k in keys:
-            t = f.get_tensor(k)
-            assert t.dtype == dtype, (k, t.dtype)
-            assert torch.equal(t, sd[k].to(dtype)), k
+    saved = load_safetensors(os.path.join(model_dir, "model.safetensors"))
+    keys = list(saved)
+    for k, t in saved.items():
+        assert t.dtype == dtype, (k, t.dtype)
+        assert torch.equal(t, sd[k].to(dtype)), k
     missing = set(sd) - set(keys)
     assert not missing, f"not saved: {sorted(missing)}"
     reloaded = CLIPModel.from_pretrained(model_dir, dtype=torch.float32)
     for k, v in reloaded.state_dict().items():
         assert torch.equal(v, sd[k].to(dtype).to(torch.float32)), k
     return keys
-
-
-def make_readable(d):
-    """safetensors writes 0600 files; make the committed fixtures world-readable."""
-    for f in os.listdir(d):
-        os.chmod(os.path.join(d, f), 0o644)
-
-
-def dir_size(d):
-    return sum(os.path.getsize(os.path.join(d, f)) for f in os.listdir(d))
 
 
 def main():
@@ -248,8 +200,8 @@ def main():
         model.save_pretrained(out, safe_serialization=True)
         keys = check_saved(out, model, torch.float32)
         ref = full_reference(model, pixel_values, seqs, spec)
-        save_ref(ref, os.path.join(out, "reference.safetensors"))
-        write_inputs(seqs, os.path.join(out, "inputs.json"))
+        save_reference(ref, os.path.join(out, "reference.safetensors"))
+        write_inputs(os.path.join(out, "inputs.json"), seqs)
         make_readable(out)
         print(f"    {len(keys)} weight tensors, seq lengths {[len(s) for s in seqs]}")
         print(f"    logits_per_image =\n{ref['logits_per_image']}")
@@ -265,8 +217,8 @@ def main():
             check_saved(out16, m16, torch.float16)
             m32 = m16.float()  # F16-rounded weights, computed in float32
             ref16 = embeds_reference(m32, pixel_values, seqs)
-            save_ref(ref16, os.path.join(out16, "reference.safetensors"))
-            write_inputs(seqs, os.path.join(out16, "inputs.json"))
+            save_reference(ref16, os.path.join(out16, "reference.safetensors"))
+            write_inputs(os.path.join(out16, "inputs.json"), seqs)
             make_readable(out16)
             d = (ref16["logits_per_image"] - ref["logits_per_image"]).abs().max().item()
             print(f"    max |dlogits| f16-rounded vs f32 weights = {d:.3e}")

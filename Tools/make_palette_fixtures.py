@@ -14,39 +14,28 @@
 import argparse
 import os
 import struct
+import sys
 import zlib
 
-import numpy as np
-import safetensors.numpy
-from PIL import Image
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cliptools import FIXTURES, PNG_SIGNATURE, pack_bits, pil_rgb, png_chunk, require  # noqa: E402
 
-
-def pack(row, bits):
-    """Packs palette indices MSB-first, `bits` per index (1, 2, 4 or 8), as PNG and BMP both store them."""
-    per = 8 // bits
-    out = []
-    for i in range(0, len(row), per):
-        byte = 0
-        for k, v in enumerate(row[i:i + per]):
-            byte |= v << (8 - bits * (k + 1))
-        out.append(byte)
-    return bytes(out)
+require("numpy", "PIL", "safetensors.numpy")
+import numpy as np  # noqa: E402
+import safetensors.numpy  # noqa: E402
 
 
 def png(w, h, depth, palette, rows, trns=None):
-    def chunk(t, d):
-        return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xFFFFFFFF)
-
-    raw = b"".join(b"\x00" + pack(r, depth) for r in rows)
-    data = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, depth, 3, 0, 0, 0))
-    data += chunk(b"PLTE", bytes(c for rgb in palette for c in rgb))
+    raw = b"".join(b"\x00" + pack_bits(r, depth) for r in rows)
+    data = PNG_SIGNATURE + png_chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, depth, 3, 0, 0, 0))
+    data += png_chunk(b"PLTE", bytes(c for rgb in palette for c in rgb))
     if trns is not None:
-        data += chunk(b"tRNS", bytes(trns))
-    return data + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+        data += png_chunk(b"tRNS", bytes(trns))
+    return data + png_chunk(b"IDAT", zlib.compress(raw)) + png_chunk(b"IEND", b"")
 
 
 def bmp(w, h, bpp, palette, rows, clr_used=None):
-    packed = [pack(r, bpp) for r in rows]
+    packed = [pack_bits(r, bpp) for r in rows]
     stride = (len(packed[0]) + 3) & ~3
     pixels = b"".join(r + b"\0" * (stride - len(r)) for r in reversed(packed))   # bottom-up
     pal = b"".join(bytes([b, g, r, 0]) for r, g, b in palette)
@@ -59,7 +48,7 @@ def bmp(w, h, bpp, palette, rows, clr_used=None):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "Tests", "Fixtures", "palette"))
+    ap.add_argument("--out", default=os.path.join(FIXTURES, "palette"))
     out = os.path.abspath(ap.parse_args().out)
     os.makedirs(out, exist_ok=True)
     rng = np.random.default_rng(7)
@@ -80,7 +69,7 @@ def main():
         path = os.path.join(out, name)
         with open(path, "wb") as f:
             f.write(data)
-        tensors[name] = np.ascontiguousarray(np.array(Image.open(path).convert("RGB"), dtype=np.uint8))
+        tensors[name] = pil_rgb(path)
     safetensors.numpy.save_file(tensors, os.path.join(out, "reference.safetensors"))
     print(f"wrote {len(files)} palette fixtures to {out}")
 

@@ -5,11 +5,16 @@ import argparse
 import json
 import os
 import struct
+import sys
 
-import numpy as np
-import torch
-from safetensors.torch import load_file, save_file
-from safetensors import safe_open
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cliptools import FIXTURES, require, save_safetensors  # noqa: E402
+
+require("numpy", "torch", "safetensors.torch")
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from safetensors import safe_open  # noqa: E402
+from safetensors.torch import load_file  # noqa: E402
 
 
 def build_tensors():
@@ -45,24 +50,9 @@ def f32_exact(x):
     return float(np.float32(x))
 
 
-def canonicalize_header(path):
-    """safetensors serialises __metadata__ from a hash map (random key order per process); rewrite the
-    header with sorted metadata keys, same byte length, so the fixture is byte-for-byte reproducible."""
-    with open(path, "rb") as fh:
-        raw = fh.read()
-    n = struct.unpack("<Q", raw[:8])[0]
-    header = json.loads(raw[8 : 8 + n])
-    header["__metadata__"] = dict(sorted(header["__metadata__"].items()))
-    text = json.dumps(header, separators=(",", ":")).encode()
-    assert len(text) <= n, (len(text), n)
-    text += b" " * (n - len(text))
-    with open(path, "wb") as fh:
-        fh.write(raw[:8] + text + raw[8 + n :])
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--out-dir", default=os.path.join(os.path.dirname(__file__), "..", "Tests", "Fixtures", "safetensors"))
+    ap.add_argument("--out-dir", default=os.path.join(FIXTURES, "safetensors"))
     ap.add_argument("--name", default="roundtrip")
     args = ap.parse_args()
 
@@ -73,9 +63,7 @@ def main():
 
     tensors = build_tensors()
     metadata = {"format": "pt", "note": "roundtrip"}
-    save_file(tensors, st_path, metadata=metadata)
-    canonicalize_header(st_path)
-    os.chmod(st_path, 0o644)
+    save_safetensors(tensors, st_path, metadata=metadata)  # metadata keys sorted: byte-for-byte reproducible
 
     # Build expectations by reading the file back (what the Swift reader must reproduce).
     expected = {"metadata": metadata, "tensors": {}}

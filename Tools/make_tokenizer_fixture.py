@@ -24,16 +24,17 @@ import re
 import sys
 import unicodedata
 
-import ftfy
-import open_clip.tokenizer as oct
-import regex
-from open_clip.zero_shot_metadata import IMAGENET_CLASSNAMES, OPENAI_IMAGENET_TEMPLATES
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cliptools import CONTEXT as CTX, FIXTURES, TEXT_TABLES as TABLES, require, token_ids  # noqa: E402
 
-REPO_ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-TABLES = os.path.join(REPO_ROOT, "Sources", "TextTransformer", "Resources", "text-tables.json")
-OUT_DIR = os.path.join(REPO_ROOT, "Tests", "Fixtures", "tokenizer")
+require("ftfy", "open_clip", "regex")
+import ftfy  # noqa: E402
+import open_clip.tokenizer as oct  # noqa: E402
+import regex  # noqa: E402
+from open_clip.zero_shot_metadata import IMAGENET_CLASSNAMES, OPENAI_IMAGENET_TEMPLATES  # noqa: E402
+
+OUT_DIR = os.path.join(FIXTURES, "tokenizer")
 SEED = 20240229
-SOT, EOT, CTX = 49406, 49407, 77
 
 TOK = oct.SimpleTokenizer()
 
@@ -42,11 +43,7 @@ TOK = oct.SimpleTokenizer()
 # reference ids
 # --------------------------------------------------------------------------
 def ids_for(text):
-    ids = [SOT] + TOK.encode(text) + [EOT]
-    if len(ids) > CTX:
-        ids = ids[:CTX]
-        ids[-1] = EOT
-    return ids
+    return token_ids(TOK, text, CTX)
 
 
 def ids_via_tokenize(text):

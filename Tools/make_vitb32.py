@@ -2,14 +2,16 @@
 """Build a random CLIP with the exact openai/clip-vit-base-patch32 architecture, save it as an HF dir, and write reference embeddings."""
 
 import argparse
-import json
 import os
-import time
+import sys
 
-import torch
-from safetensors import safe_open
-from safetensors.torch import save_file
-from transformers import CLIPConfig, CLIPModel
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cliptools import (features, load_safetensors, pad, random_inputs, require, save_reference,  # noqa: E402
+                       stopwatch, token_ids, write_inputs)
+
+require("torch", "safetensors.torch", "transformers", "open_clip")
+import torch  # noqa: E402
+from transformers import CLIPConfig, CLIPModel  # noqa: E402
 
 PROMPTS = [
     "a photo of a cat",
@@ -22,7 +24,7 @@ PROMPTS = [
     "x",
 ]
 
-SOT, EOT, PAD = 49406, 49407, 1
+PAD = 1
 
 DTYPES = {"f32": torch.float32, "f16": torch.float16, "bf16": torch.bfloat16}
 
@@ -42,16 +44,7 @@ def vitb32_config():
 def tokenize(prompts):
     from open_clip.tokenizer import SimpleTokenizer
     tok = SimpleTokenizer()
-    return [[SOT] + tok.encode(p) + [EOT] for p in prompts]
-
-
-def log(t0, msg):
-    print(f"[{time.time() - t0:6.1f}s] {msg}", flush=True)
-
-
-def features(out):
-    """transformers 5 returns BaseModelOutputWithPooling from get_*_features; older versions a tensor."""
-    return out if torch.is_tensor(out) else out.pooler_output
+    return [token_ids(tok, p) for p in prompts]
 
 
 def main():
@@ -63,45 +56,38 @@ def main():
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    t0 = time.time()
+    log = stopwatch(width=6)
 
     torch.manual_seed(args.seed)
     config = vitb32_config()
     config._attn_implementation = "eager"
-    log(t0, "initialising CLIPModel (ViT-B/32 architecture)")
+    log("initialising CLIPModel (ViT-B/32 architecture)")
     model = CLIPModel(config).eval()
     n_params = sum(p.numel() for p in model.parameters())
-    log(t0, f"{n_params:,} parameters")
+    log(f"{n_params:,} parameters")
 
     dtype = DTYPES[args.dtype]
     model = model.to(dtype)
-    log(t0, f"saving {args.dtype} weights to {args.out}")
+    log(f"saving {args.dtype} weights to {args.out}")
     model.save_pretrained(args.out, safe_serialization=True)
     files = sorted(os.listdir(args.out))
-    log(t0, f"saved: {files}")
+    log(f"saved: {files}")
 
     # Compute the reference in float32 from exactly the stored (rounded) weights.
     model = model.float().eval()
-    with safe_open(os.path.join(args.out, "model.safetensors"), framework="pt") as f:
-        sd = model.state_dict()
-        for k in f.keys():
-            assert torch.equal(f.get_tensor(k).to(torch.float32), sd[k]), k
+    sd = model.state_dict()
+    for k, t in load_safetensors(os.path.join(args.out, "model.safetensors")).items():
+        assert torch.equal(t.to(torch.float32), sd[k]), k
 
-    gen = torch.Generator().manual_seed(args.seed + 1)
-    pixel_values = torch.randn((args.images, 3, 224, 224), generator=gen, dtype=torch.float32)
+    pixel_values, _ = random_inputs(args.seed + 1, args.images, 224)
     seqs = tokenize(PROMPTS)
-    lmax = max(len(s) for s in seqs)
-    ids = torch.full((len(seqs), lmax), PAD, dtype=torch.long)
-    mask = torch.zeros_like(ids)
-    for i, s in enumerate(seqs):
-        ids[i, : len(s)] = torch.tensor(s)
-        mask[i, : len(s)] = 1
-    log(t0, f"{len(seqs)} prompts, lengths {[len(s) for s in seqs]}")
+    ids, mask = pad(seqs, PAD)
+    log(f"{len(seqs)} prompts, lengths {[len(s) for s in seqs]}")
 
     with torch.no_grad():
-        log(t0, "image features")
+        log("image features")
         image_embeds = features(model.get_image_features(pixel_values=pixel_values))
-        log(t0, "text features")
+        log("text features")
         text_embeds = features(model.get_text_features(input_ids=ids, attention_mask=mask))
         single = features(model.get_text_features(input_ids=torch.tensor([seqs[0]])))
         assert torch.allclose(single[0], text_embeds[0], atol=1e-4), "padding changed text_embeds"
@@ -115,16 +101,13 @@ def main():
         "text_embeds": text_embeds,
         "logits_per_image": logits_per_image,
     }
-    ref = {k: v.to(torch.float32).contiguous() for k, v in ref.items()}
-    save_file(ref, os.path.join(args.out, "reference.safetensors"), metadata={"format": "pt"})
-    with open(os.path.join(args.out, "inputs.json"), "w") as fh:
-        json.dump({"prompts": PROMPTS, "input_ids": seqs}, fh)
-        fh.write("\n")
+    save_reference(ref, os.path.join(args.out, "reference.safetensors"))
+    write_inputs(os.path.join(args.out, "inputs.json"), seqs, prompts=PROMPTS)
     for k, v in ref.items():
         print(f"    {k:18s} {list(v.shape)} absmax={v.abs().max().item():.4f}")
     for f in sorted(os.listdir(args.out)):
         print(f"    {f:24s} {os.path.getsize(os.path.join(args.out, f)):>12,} bytes")
-    log(t0, "done")
+    log("done")
 
 
 if __name__ == "__main__":

@@ -28,6 +28,9 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cliptools import max_diff  # noqa: E402  (standard library only)
+
 RESULTS = []
 
 
@@ -45,17 +48,6 @@ def check(name, fn):
 def expect(cond, message):
     if not cond:
         raise AssertionError(message)
-
-
-def max_diff(a, b):
-    expect(len(a) == len(b), f"{len(a)} rows vs {len(b)}")
-    worst = 0.0
-    for x, y in zip(a, b):
-        expect(len(x) == len(y), f"row length {len(x)} vs {len(y)}")
-        for u, v in zip(x, y):
-            d = abs(float(u) - float(v))
-            worst = max(worst, d) if d == d else float("inf")
-    return worst
 
 
 def run_cli(args, cmd):
