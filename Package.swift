@@ -63,7 +63,10 @@ let package = Package(
         .target(name: "Tensor", dependencies: ["CBLAS", "CCPUFeatures", "TensorSIMD"] + isaDependencies),
         .target(name: "CLIPCore", dependencies: ["Tensor", "TensorSIMD"]),
         // Image decoding (stb_image, libwebp) behind size and structure checks: no model code.
-        .target(name: "CLIPImageIO", dependencies: ["CLIPCore", "CSTBImage"]),
+        .target(name: "CLIPImageIO", dependencies: ["CLIPCore", "CSTBImage", "CWebP"]),
+        // WebP through Debian's libwebp (libwebp-dev): header-only size check, then the first frame as Pillow decodes it.
+        .target(name: "CWebP", path: "Sources/CWebP",
+                linkerSettings: [.linkedLibrary("webpdemux"), .linkedLibrary("webp")]),
         .target(name: "VisionTransformer", dependencies: ["Tensor", "CLIPCore", "CLIPImageIO"]),
         .target(name: "TextTransformer", dependencies: ["Tensor", "CLIPCore"]),
         // The tokenizer, with its vocabulary and text tables compiled in (no resource files to locate at run time).
@@ -80,7 +83,7 @@ let package = Package(
         // The OpenAI-compatible HTTP server: its own target, so the libraries stay free of server dependencies.
         .target(
             name: "CLIPServer",
-            dependencies: ["CLIPZeroShot", "Tensor", .product(name: "Hummingbird", package: "hummingbird")]),
+            dependencies: ["CLIPZeroShot", "CLIPSearch", "Tensor", .product(name: "Hummingbird", package: "hummingbird")]),
 
         .executableTarget(
             name: "clip",
@@ -100,7 +103,7 @@ let package = Package(
         .testTarget(name: "CLITests", dependencies: ["CLIPZeroShot", "clip"]),
         .testTarget(
             name: "CLIPServerTests",
-            dependencies: ["CLIPServer", "CLIPZeroShot", "CLIPCore", "Tensor",
+            dependencies: ["CLIPServer", "CLIPZeroShot", "CLIPSearch", "CLIPCore", "Tensor",
                            .product(name: "HummingbirdTesting", package: "hummingbird")]),
     ] + isaTargets
 )

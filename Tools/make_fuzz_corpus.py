@@ -24,6 +24,7 @@ Seeds cover every container the decoder accepts through stb_image:
 import argparse
 import io
 import os
+import pathlib
 import shutil
 import struct
 import sys
@@ -38,7 +39,7 @@ from PIL import Image  # noqa: E402
 
 DEFAULT_OUT = os.path.join(FIXTURES, "fuzz-corpus")
 MAX_SIZE = 4096
-MAX_FILES = 40
+MAX_FILES = 48
 
 
 def gradient(w, h, seed=1):
@@ -286,6 +287,10 @@ def main():
     ap.add_argument("--out", default=DEFAULT_OUT)
     args = ap.parse_args()
     files = build()
+    # WebP seeds: copies of Tools/make_webp_fixtures.py's files (lossy+alpha, lossless exact alpha, animation, EXIF).
+    webp = pathlib.Path(ROOT) / "Tests/Fixtures/webp"
+    for stem in ["lossy_alpha_37x23", "lossless_alpha_exact_37x23", "anim_lossy_2frames_37x23", "exif_orient6_23x37"]:
+        files[f"webp_{stem}.webp"] = (webp / f"{stem}.webp").read_bytes()
     assert len(files) <= MAX_FILES, f"{len(files)} files > {MAX_FILES}"
     for name, data in files.items():
         assert len(data) <= MAX_SIZE, f"{name}: {len(data)} bytes > {MAX_SIZE}"

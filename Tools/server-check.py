@@ -10,7 +10,7 @@ Starts nothing and installs nothing: run the server yourself, `pip install opena
 Checks (each prints PASS/FAIL; the last line is "N passed, M failed"; exit code 1 on any failure):
   * client.embeddings.create for texts (the client's default base64 encoding, decoded by the client, and
     encoding_format="float") and for an image sent as a base64 data URL, each within --tolerance (1e-5) of
-    `clip embed-text --normalize --json` / `clip embed-image --normalize --json`; response shape and usage;
+    `clip embed-text --json` / `clip embed-image --json` (normalised by default); response shape and usage;
   * client.models.list; GET /health; POST /v1/classify against `clip classify --json`;
   * error paths in OpenAI's shape: bad JSON -> 400, unsupported image -> 415, body over --max-body-mb -> 413,
     remote image URL refused -> 400, unknown route -> 404, wrong method -> 405.
@@ -141,9 +141,9 @@ def main():
     refs = {}
 
     def reference_text():
-        refs["text"] = run_cli(args, ["embed-text", "--normalize", "--json"] + texts)["embeddings"]
+        refs["text"] = run_cli(args, ["embed-text", "--json"] + texts)["embeddings"]
 
-    check("reference: clip embed-text --normalize --json", reference_text)
+    check("reference: clip embed-text --json", reference_text)
     ref_text = refs.get("text") or [[float("nan")]] * len(texts)
 
     def text_default():
@@ -181,9 +181,9 @@ def main():
     def reference_image():
         with open(args.image, "rb") as f:
             refs["data_url"] = f"data:image/{mime};base64," + base64.b64encode(f.read()).decode()
-        refs["image"] = run_cli(args, ["embed-image", "--normalize", "--json", args.image])["embeddings"]
+        refs["image"] = run_cli(args, ["embed-image", "--json", args.image])["embeddings"]
 
-    check("reference: clip embed-image --normalize --json", reference_image)
+    check("reference: clip embed-image --json", reference_image)
     data_url = refs.get("data_url", "data:image/png;base64,")
     ref_image = refs.get("image") or [[float("nan")]]
 
@@ -226,16 +226,16 @@ def main():
     check("bad JSON -> 400", bad_json)
 
     def unsupported_image():
-        webp = b"RIFF\x24\x00\x00\x00WEBPVP8 " + bytes(32)
+        avif = b"\x00\x00\x00\x18ftypavif" + bytes(32)
         try:
-            client.embeddings.create(model=model, input=[{"image": "data:image/webp;base64," + base64.b64encode(webp).decode()}])
+            client.embeddings.create(model=model, input=[{"image": "data:image/avif;base64," + base64.b64encode(avif).decode()}])
         except openai.APIStatusError as e:
             expect(e.status_code == 415, f"HTTP {e.status_code}: {e}")
             expect(isinstance(e.body, dict) and "message" in e.body, f"body {e.body}")
         else:
             raise AssertionError("no error")
 
-    check("unsupported image (WebP) -> 415", unsupported_image)
+    check("unsupported image (AVIF) -> 415", unsupported_image)
 
     def too_large():
         size = int((args.max_body_mb + 1) * 1024 * 1024)

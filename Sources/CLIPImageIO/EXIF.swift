@@ -37,7 +37,7 @@ enum EXIF {
         return result
     }
 
-    private static func tiffOrientation(_ b: UnsafeBufferPointer<UInt8>, start: Int, end: Int) -> Int? {
+    static func tiffOrientation(_ b: UnsafeBufferPointer<UInt8>, start: Int, end: Int) -> Int? {
         guard end - start >= 8 else { return nil }
         let little: Bool
         if b[start] == 0x49 && b[start + 1] == 0x49 { little = true }

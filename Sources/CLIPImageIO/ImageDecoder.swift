@@ -1,4 +1,4 @@
-// Image decoding with stb_image (JPEG through its libjpeg-exact back end, PNG, BMP, GIF first frame, TGA) behind
+// Image decoding with stb_image (JPEG through its libjpeg-exact back end, PNG, BMP, GIF first frame, TGA) and libwebp, behind
 // size and structure checks, plus EXIF orientation, producing RGB8 as PIL's `convert("RGB")` would (alpha
 // dropped, gray replicated).
 
@@ -53,6 +53,9 @@ public struct ImageDecoder: Sendable {
         guard !bytes.isEmpty else { throw ImageError.emptyData }
         guard bytes.count <= maxBytes else { throw ImageError.tooManyBytes(size: bytes.count, limit: maxBytes) }
         guard bytes.count <= Int(Int32.max) else { throw ImageError.tooManyBytes(size: bytes.count, limit: Int(Int32.max)) }
+        if bytes.withUnsafeBufferPointer({ ImageDecoder.isWebP($0) }) {
+            return try bytes.withUnsafeBufferPointer { try decodeWebP($0) }
+        }
         if let foreign = ImageDecoder.foreignFormat(bytes) { throw ImageError.unsupportedFormat(foreign) }
         // Only the five supported formats reach stb_image (its HDR, PSD, PIC and PNM readers are not compiled
         // in), and their declared size is checked first.
@@ -174,13 +177,22 @@ public struct ImageDecoder: Sendable {
             let u = Array(s.utf8)
             return b.count >= i + u.count && Array(b[i..<(i + u.count)]) == u
         }
-        if at(0, "RIFF") && at(8, "WEBP") { return "WebP" }
         if b.count >= 4 && ((b[0] == 0x49 && b[1] == 0x49 && b[2] == 0x2A && b[3] == 0) ||
                             (b[0] == 0x4D && b[1] == 0x4D && b[2] == 0 && b[3] == 0x2A)) { return "TIFF" }
         if at(4, "ftyp") {
+            // ISO-BMFF: the major brand at 8, compatible brands from 16 to the box size. Generic HEIF brands
+            // (mif1, msf1) are named by a compatible brand.
+            let heic = ["heic", "heix", "heim", "heis", "hevc", "hevx", "hevm", "hevs"]
             if at(8, "avif") || at(8, "avis") { return "AVIF" }
-            if at(8, "heic") || at(8, "heix") || at(8, "mif1") || at(8, "msf1") || at(8, "hevc") { return "HEIC" }
-            return "ISO media (ftyp)"
+            if heic.contains(where: { at(8, $0) }) { return "HEIC" }
+            let boxEnd = b.count >= 4 ? min(b.count, Int(b[0]) << 24 | Int(b[1]) << 16 | Int(b[2]) << 8 | Int(b[3])) : 0
+            var o = 16
+            while o + 4 <= boxEnd {
+                if at(o, "avif") || at(o, "avis") { return "AVIF" }
+                if heic.contains(where: { at(o, $0) }) { return "HEIC" }
+                o += 4
+            }
+            return at(8, "mif1") || at(8, "msf1") ? "HEIF" : "ISO media (ftyp)"
         }
         if at(0, "%PDF") { return "PDF" }
         if at(0, "<svg") || at(0, "<?xml") { return "SVG/XML" }

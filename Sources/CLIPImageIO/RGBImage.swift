@@ -90,7 +90,7 @@ public enum ImageError: Error, Equatable, CustomStringConvertible {
         case let .file(p, e): return "\(p): \(e.description)"
         case .emptyData: return "image data is empty"
         case let .tooManyBytes(s, l): return "image data is \(s) bytes, over the \(l)-byte limit"
-        case let .unsupportedFormat(f): return "unsupported image format: \(f) (supported: JPEG, PNG, BMP, GIF, TGA)"
+        case let .unsupportedFormat(f): return "unsupported image format: \(f) (supported: JPEG, PNG, BMP, GIF, TGA, WebP)"
         case let .corrupt(r): return "cannot decode image: \(r)"
         case let .emptyImage(w, h): return "image has no pixels (\(w)×\(h))"
         case let .tooManyPixels(w, h, l):

@@ -1,6 +1,7 @@
 // The OpenAI-compatible HTTP API for a CLIP model: `POST /v1/embeddings`, `POST /v1/classify`, `GET /v1/models`,
 // `GET /health`, on Hummingbird 2, with dynamic batching of concurrent requests on a dedicated inference thread.
 
+import CLIPSearch
 import CLIPZeroShot
 import Foundation
 import Hummingbird
@@ -103,17 +104,21 @@ public struct AccessLog: Sendable {
 public final class CLIPServer: Sendable {
     public let configuration: ServerConfiguration
     public let clip: CLIP
+    /// The search index behind `POST /v1/search`, if any.
+    public let index: ImageIndex?
     let engine: InferenceEngine
     let accessLog: AccessLog
     let logger: Logger
     let createdAt: Int
 
     /// - Throws: ``ServerConfigurationError`` for out-of-range settings.
-    public init(clip: CLIP, configuration: ServerConfiguration, accessLog: AccessLog = .standardError,
-                logger: Logger? = nil) throws {
+    public init(clip: CLIP, configuration: ServerConfiguration, index: ImageIndex? = nil,
+                accessLog: AccessLog = .standardError, logger: Logger? = nil) throws {
         if let message = configuration.validationError() { throw ServerConfigurationError(message: message) }
+        try index?.checkModel(clip)
         self.configuration = configuration
         self.clip = clip
+        self.index = index
         self.accessLog = accessLog
         self.engine = InferenceEngine(clip: clip, configuration: configuration)
         self.createdAt = Int(Date().timeIntervalSince1970)

@@ -1,5 +1,6 @@
 // The routes: dispatch (404 / 405), body reading (413), the handlers and the access log.
 
+import CLIPSearch
 import CLIPZeroShot
 import Tensor
 import Foundation
@@ -35,6 +36,7 @@ public struct APIResponder: HTTPResponder {
         "/v1/models": [.get],
         "/v1/embeddings": [.post],
         "/v1/classify": [.post],
+        "/v1/search": [.post],
     ]
 
     public func respond(to request: Request, context: Context) async throws -> Response {
@@ -91,6 +93,7 @@ public struct APIResponder: HTTPResponder {
         case "/v1/models": return models()
         case "/v1/embeddings": return try await embeddings(request)
         case "/v1/classify": return try await classify(request)
+        case "/v1/search": return try await search(request)
         default: return try model(id: String(path.dropFirst(modelPrefix.count)).removingPercentEncoding ?? "")
         }
     }
@@ -448,6 +451,81 @@ public struct APIResponder: HTTPResponder {
             if i > 0 { o.raw(",") }
             o.raw("{"); o.key("label"); o.string(r.label)
             o.raw(","); o.key("score"); o.float(r.score)
+            o.raw("}")
+        }
+        o.raw("]")
+        o.raw(","); o.key("model"); o.string(server.configuration.modelName)
+        o.raw("}")
+        return Reply(body: o.bytes)
+    }
+}
+
+extension APIResponder {
+    // MARK: POST /v1/search
+
+    /// `{"query": TEXT}` or `{"image": DATA_URL}`, optional `top_k` (1…1000, default 10) and `filter`
+    /// (`{"prefix": P}` or `{"glob": G}`) → `{"object": "list", "data": [{"path", "score"}], "model"}`, the numbers
+    /// of `clip search query`. Rows committed by a running indexer are seen on the next request.
+    func search(_ request: Request) async throws -> Reply {
+        guard let index = server.index else {
+            await APIResponder.drain(request.body, upTo: APIResponder.drainLimit(server.configuration.maxBodyBytes))
+            throw APIError(status: .notFound, message: "this server has no search index (start clip serve with --index FILE)",
+                           code: "no_search_index")
+        }
+        let body = try await readJSON(request)
+        try checkModel(body)
+        let query = body.value("query").flatMap { $0.isNull ? nil : $0 }
+        let imageValue = body.value("image").flatMap { $0.isNull ? nil : $0 }
+        guard (query == nil) != (imageValue == nil) else {
+            throw APIError.badRequest("give exactly one of query (a text) or image (a data URL or base64 image)", param: "query")
+        }
+        var topK = 10
+        if let k = body.value("top_k"), !k.isNull {
+            guard let n = k.intValue, (1...1000).contains(n) else {
+                throw APIError.badRequest("top_k must be an integer from 1 to 1000", param: "top_k")
+            }
+            topK = n
+        }
+        var filter: ImageIndex.Filter?
+        if let f = body.value("filter"), !f.isNull {
+            guard let members = f.objectValue, members.count == 1, let (key, value) = members.first,
+                  let pattern = value.stringValue, key == "prefix" || key == "glob" else {
+                throw APIError.badRequest("filter must be {\"prefix\": \"…\"} or {\"glob\": \"…\"}", param: "filter")
+            }
+            filter = key == "prefix" ? .prefix(pattern) : .glob(pattern)
+        }
+        let queue = server.engine.queue
+        let vector: [Float]
+        if let query {
+            guard let text = query.stringValue, !text.allSatisfy(\.isWhitespace) else {
+                throw APIError.badRequest("query must be a non-empty string", param: "query")
+            }
+            try queue.reserve(1)
+            vector = try await queue.submit(.texts([text]), reserved: true)[0]
+        } else {
+            guard let imageString = imageValue?.stringValue else {
+                throw APIError.badRequest("image must be a string: a data URL (data:image/png;base64,…) or base64 image bytes", param: "image")
+            }
+            let ref = try ImageReference.parse(imageString, param: "image")
+            try queue.reserve(1)
+            let pixelValues: [Float]
+            do {
+                pixelValues = try await pixels(ref, param: "image")
+            } catch {
+                queue.release(1)
+                throw error
+            }
+            vector = try await queue.submit(.images([pixelValues]), reserved: true)[0]
+        }
+        let (top, chosen) = (topK, filter)
+        let hits = try await server.engine.offload { try index.search(vector: vector, top: top, filter: chosen) }
+        var o = JSONOut()
+        o.raw("{"); o.key("object"); o.string("list")
+        o.raw(","); o.key("data"); o.raw("[")
+        for (i, h) in hits.enumerated() {
+            if i > 0 { o.raw(",") }
+            o.raw("{"); o.key("path"); o.string(h.path)
+            o.raw(","); o.key("score"); o.float(h.score)
             o.raw("}")
         }
         o.raw("]")

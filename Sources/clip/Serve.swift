@@ -1,6 +1,7 @@
 // `clip serve`: the OpenAI-compatible HTTP API (see Sources/CLIPServer).
 
 import ArgumentParser
+import CLIPSearch
 import CLIPServer
 import CLIPZeroShot
 import Foundation
@@ -10,7 +11,8 @@ struct Serve: AsyncParsableCommand {
         abstract: "Serve an OpenAI-compatible HTTP API (embeddings, classification).",
         discussion: """
         Routes: POST /v1/embeddings (OpenAI's embeddings API; input: text, [text], or [{"text": …} | {"image": "data:image/…;base64,…"}]),
-        POST /v1/classify ({"image", "labels", "template"?, "top_k"?}), GET /v1/models, GET /health.
+        POST /v1/classify ({"image", "labels", "template"?, "top_k"?}), POST /v1/search with --index
+        ({"query"} or {"image"}, "top_k"?, "filter"? {"prefix"|"glob"}), GET /v1/models, GET /health.
         One JSON access-log line per request goes to stderr. SIGTERM / SIGINT finish in-flight requests, then exit.
         Example: clip serve --weights /models/clip-vit-base-patch32 --port 8080
         """)
@@ -38,6 +40,8 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("remote-timeout"), help: "Time limit in seconds for fetching one remote image.")
     var remoteTimeout: Double = 10
     @Flag(name: .customLong("no-access-log"), help: "Do not write the JSON access log to stderr.") var noAccessLog = false
+    @Option(name: .long, help: "Search index for POST /v1/search (built with `clip search index` and the same weights).")
+    var index: String?
 
     func run() async throws {
         let server: CLIPServer
@@ -63,7 +67,9 @@ struct Serve: AsyncParsableCommand {
             config.remoteTimeout = .milliseconds(Int64((remoteTimeout * 1000).rounded()))
             if let message = config.validationError() { throw ValidationError(message) }
             let clip = try CLIP(directory: dir, options: weights.loadOptions())
-            server = try CLIPServer(clip: clip, configuration: config, accessLog: noAccessLog ? .disabled : .standardError)
+            let searchIndex = try index.map { try ImageIndex(path: $0, compute: clip.model.compute) }
+            server = try CLIPServer(clip: clip, configuration: config, index: searchIndex,
+                                    accessLog: noAccessLog ? .disabled : .standardError)
         }
         let config = server.configuration
         let host = config.host

@@ -2,6 +2,7 @@
 
 @testable import CLIPServer
 import CLIPCore
+import CLIPSearch
 import CLIPZeroShot
 import Foundation
 import Hummingbird
@@ -49,8 +50,9 @@ enum TestModels {
         }
         config.text.vocabSize = vocab
         let reader = WeightReader(file: try SafeTensorsFile(bytes: safetensorsBytes(tensors), label: "tiny-49408"))
-        // An explicit backend: `.selected` would time every matmul backend first (seconds in a debug build).
-        let model = try CLIPModel(config: config, weights: reader, compute: try Compute(backend: .blas))
+        // The portable packed kernels: their results do not depend on OpenBLAS's process-wide thread count, which
+        // other suites running in parallel change by creating models with other backends.
+        let model = try CLIPModel(config: config, weights: reader, compute: try Compute(backend: .portable))
         return CLIP(model: model, tokenizer: try .shared())
     }
 
@@ -91,7 +93,7 @@ final class LogCapture: @unchecked Sendable {
 /// framework (no sockets), then stops its threads.
 func withServer<T>(
     _ clip: CLIP = TestModels.tiny, log: LogCapture = LogCapture(),
-    configure: (inout ServerConfiguration) -> Void = { _ in },
+    configure: (inout ServerConfiguration) -> Void = { _ in }, index: ImageIndex? = nil,
     _ body: @Sendable (any TestClientProtocol, CLIPServer) async throws -> T
 ) async throws -> T {
     var config = ServerConfiguration()
@@ -99,7 +101,7 @@ func withServer<T>(
     config.port = 0
     config.batchWait = .milliseconds(2)
     configure(&config)
-    let server = try CLIPServer(clip: clip, configuration: config, accessLog: log.log)
+    let server = try CLIPServer(clip: clip, configuration: config, index: index, accessLog: log.log)
     defer { server.shutdown() }
     return try await server.makeApplication().test(.router) { client in try await body(client, server) }
 }

@@ -425,15 +425,15 @@ struct HostileInputTests {
         }
     }
 
-    @Test("WebP, TIFF, HEIC, AVIF, PDF, SVG, ICO magic → unsupportedFormat naming the format")
+    @Test("TIFF, HEIC, HEIF, AVIF, PDF, SVG, ICO magic → unsupportedFormat naming the format")
     func foreignFormats() {
         let pad = [UInt8](repeating: 0, count: 32)
         let cases: [(String, [UInt8])] = [
-            ("WebP", Array("RIFF".utf8) + [0x24, 0, 0, 0] + Array("WEBPVP8 ".utf8) + pad),
             ("TIFF", [0x49, 0x49, 0x2A, 0x00, 8, 0, 0, 0] + pad),
             ("TIFF", [0x4D, 0x4D, 0x00, 0x2A, 0, 0, 0, 8] + pad),
             ("HEIC", [0, 0, 0, 0x18] + Array("ftypheic".utf8) + pad),
-            ("HEIC", [0, 0, 0, 0x18] + Array("ftypmif1".utf8) + pad),
+            ("HEIF", [0, 0, 0, 0x18] + Array("ftypmif1".utf8) + pad),
+            ("HEIC", [0, 0, 0, 0x18] + Array("ftypmif1".utf8) + [0, 0, 0, 0] + Array("heic".utf8) + pad),
             ("AVIF", [0, 0, 0, 0x1C] + Array("ftypavif".utf8) + pad),
             ("PDF", Array("%PDF-1.7\n".utf8) + pad),
             ("SVG", Array("<svg xmlns=\"http://www.w3.org/2000/svg\"/>".utf8)),

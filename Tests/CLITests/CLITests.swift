@@ -84,7 +84,7 @@ struct CLIContractTests {
 
     @Test("classify --json has the same shape for one image and for several, with the image paths")
     func classifyJSONShape() throws {
-        for images in [[red], [red, Built.samples + "/blue-square.png"]] {
+        for images in [[red], [red, Built.samples + "/green-square-on-black.png"]] {
             let r = try run(Built.clip, ["classify"] + images + labels + ["--json", "--weights", Built.demo])
             #expect(r.status == 0, "\(r.stderr)")
             let entries = try jsonArray(r.stdout)
