@@ -100,7 +100,7 @@ let package = Package(
         .testTarget(name: "CLIPTests", dependencies: ["CLIPZeroShot", "CLIPSearch", "CLIPImageIO", "VisionTransformer",
                                                       "TextTransformer", "CLIPTokenizer", "CLIPCore", "Tensor", "CSTBImage"]),
         // Runs the built `clip` as users do.
-        .testTarget(name: "CLITests", dependencies: ["CLIPZeroShot", "clip"]),
+        .testTarget(name: "CLITests", dependencies: ["CLIPZeroShot", "CLIPSearch", "clip"]),
         .testTarget(
             name: "CLIPServerTests",
             dependencies: ["CLIPServer", "CLIPZeroShot", "CLIPSearch", "CLIPCore", "Tensor",
