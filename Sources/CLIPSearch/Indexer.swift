@@ -97,15 +97,17 @@ public final class ImageIndexer {
             if !ok.isEmpty {
                 let e = try clip.imageEmbeddings(ok.map { .pixels($0.1) })
                 var rows: [(path: String, size: Int64, mtime: Double, vector: [Float])] = []
+                var ids: [Int64?] = []
                 for (i, (f, _)) in ok.enumerated() {
                     let v = Array(e[i])
                     if v.allSatisfy(\.isFinite) {
                         rows.append((f.stored, f.size, f.mtime, v))
+                        ids.append(existing[f.stored]?.id)
                     } else {
                         summary.failed.append(Failure(path: f.shown, reason: "the model produced non-finite values"))
                     }
                 }
-                try store.write(rows)
+                try store.write(rows, replacing: ids)
                 summary.embedded += rows.count
             }
             done += batch.count

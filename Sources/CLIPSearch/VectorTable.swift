@@ -13,39 +13,59 @@ struct VectorTable {
 
     init(dimension: Int) { self.dimension = dimension }
 
-    /// Reads every row (one SELECT, ids ascending), checking lengths and finiteness.
+    /// Reads every row (one SELECT, ids ascending) straight into one buffer, then checks lengths and finiteness.
     static func load(_ store: IndexStore) throws -> VectorTable {
         let d = try store.dimension
         var t = VectorTable(dimension: d)
         guard d > 0 else { return t }
-        let expected = try store.count()
-        t.ids.reserveCapacity(expected)
-        t.halves.reserveCapacity(expected * d)
-        let s = try store.db.prepare("SELECT id, embedding, path FROM images ORDER BY id")
+        // Capacity from the largest id (a rowid lookup): count(*) would read every page of the table.
+        let capacity = try store.maxID()
+        var ids = [Int64]()
+        ids.reserveCapacity(capacity)
+        var halves = [UInt16]()
+        halves.reserveCapacity(capacity * d)
+        let s = try store.db.prepare("SELECT id, embedding FROM images ORDER BY id")
         while try s.step() {
             let blob = s.blob(1)
             guard blob.count == 2 * d else {
-                throw SearchIndexError.invalidVector(path: store.path, image: s.text(2),
+                throw SearchIndexError.invalidVector(path: store.path, image: try store.path(of: s.int(0)),
                                                      reason: "\(blob.count) bytes, expected \(2 * d)")
             }
-            let start = t.halves.count
-            t.halves.append(contentsOf: repeatElement(0, count: d))
-            t.halves.withUnsafeMutableBytes { dst in
-                UnsafeMutableRawBufferPointer(rebasing: dst[(2 * start)..<(2 * start + 2 * d)]).copyMemory(from: blob)
-            }
-            // Stored little-endian; non-finite halves (exponent all ones) are refused.
-            var bad = false
-            for k in start..<(start + d) {
-                let h = UInt16(littleEndian: t.halves[k])
-                t.halves[k] = h
-                if h & 0x7c00 == 0x7c00 { bad = true }
-            }
-            if bad {
-                throw SearchIndexError.invalidVector(path: store.path, image: s.text(2), reason: "non-finite values")
-            }
-            t.ids.append(s.int(0))
+            halves.append(contentsOf: blob.assumingMemoryBound(to: UInt16.self))
+            ids.append(s.int(0))
         }
+        #if _endian(big)
+        for i in halves.indices { halves[i] = UInt16(littleEndian: halves[i]) }
+        #endif
+        // Infinities and NaN (exponent bits all set) are refused, never ranked.
+        if let bad = VectorTable.firstNonFinite(halves) {
+            throw SearchIndexError.invalidVector(path: store.path, image: try store.path(of: ids[bad / d]), reason: "non-finite values")
+        }
+        t.ids = ids
+        t.halves = halves
         return t
+    }
+
+    /// The index of the first half whose exponent is all ones. Four halves per 64-bit word: with
+    /// `v = (w & E) ^ E` (E = 0x7c00 per lane), a lane is zero exactly when its exponent is all ones, and
+    /// `(v - 0x0001…) & ~v & 0x8000…` is non-zero exactly when some lane is zero (lanes of v stay below 0x8000).
+    static func firstNonFinite(_ h: [UInt16]) -> Int? {
+        h.withUnsafeBufferPointer { p -> Int? in
+            let n = p.count
+            let e: UInt64 = 0x7c00_7c00_7c00_7c00
+            var i = 0
+            let raw = UnsafeRawPointer(p.baseAddress!)
+            while i + 4 <= n {
+                let v = (raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt64.self) & e) ^ e
+                if (v &- 0x0001_0001_0001_0001) & ~v & 0x8000_8000_8000_8000 != 0 { break }
+                i += 4
+            }
+            while i < n {
+                if p[i] & 0x7c00 == 0x7c00 { return i }
+                i += 1
+            }
+            return nil
+        }
     }
 
     /// The `k` best rows for a normalised query: (row, score), score descending, ties by row order.
