@@ -11,7 +11,8 @@ Checks (each prints PASS/FAIL; the last line is "N passed, M failed"; exit code 
   * client.embeddings.create for texts (the client's default base64 encoding, decoded by the client, and
     encoding_format="float") and for an image sent as a base64 data URL, each within --tolerance (1e-5) of
     `clip embed-text --json` / `clip embed-image --json` (normalised by default); response shape and usage;
-  * client.models.list; GET /health; POST /v1/classify against `clip classify --json`;
+  * client.models.list; GET /health; POST /v1/classify against `clip classify --json`; with --index, POST
+    /v1/search (text and image) against `clip search query --json`;
   * error paths in OpenAI's shape: bad JSON -> 400, unsupported image -> 415, body over --max-body-mb -> 413,
     remote image URL refused -> 400, unknown route -> 404, wrong method -> 405.
 """
@@ -90,6 +91,7 @@ def main():
     ap.add_argument("--model", default=None, help="model id to send (default: the first of /v1/models)")
     ap.add_argument("--max-body-mb", type=float, default=20, help="the server's --max-body-mb (default 20)")
     ap.add_argument("--tolerance", type=float, default=1e-5)
+    ap.add_argument("--index", help="the server's --index: compare POST /v1/search with clip search query")
     ap.add_argument("--wait", type=float, default=0,
                     help="first wait up to this many seconds for GET /health to answer (a server still starting)")
     args = ap.parse_args()
@@ -206,7 +208,7 @@ def main():
     labels = ["red circle", "blue square", "green triangle", "a photo of a person"]
 
     def classify():
-        ref = run_cli(args, ["classify", args.image, "--json", "--labels"] + labels)
+        ref = run_cli(args, ["classify", args.image, "--json", "--labels"] + labels)[0]["results"]
         status, body = raw_request(root, "POST", "/v1/classify",
                                    json.dumps({"model": model, "image": data_url, "labels": labels}).encode(),
                                    {"Content-Type": "application/json"})
@@ -217,6 +219,24 @@ def main():
         expect(diff <= args.tolerance, f"max score diff {diff}")
 
     check("POST /v1/classify vs clip classify --json", classify)
+
+    if args.index:
+        def search(body, cli_query):
+            cmd = [args.clip, "search", "query"] + cli_query + ["--index", args.index, "--weights", args.weights,
+                                                                 "--top", "5", "--json"]
+            ref = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=600).stdout)
+            status, got = raw_request(root, "POST", "/v1/search", json.dumps(dict(body, top_k=5)).encode(),
+                                      {"Content-Type": "application/json"})
+            expect(status == 200, f"HTTP {status} {got}")
+            got = got["data"]
+            expect([g["path"] for g in got] == [r["path"] for r in ref], f"paths {got} vs {ref}")
+            diff = max(abs(g["score"] - r["score"]) for g, r in zip(got, ref))
+            expect(diff <= args.tolerance, f"max score diff {diff}")
+
+        check("POST /v1/search (text) vs clip search query --json",
+              lambda: search({"query": "a red circle"}, ["a red circle"]))
+        check("POST /v1/search (image) vs clip search query --image --json",
+              lambda: search({"image": data_url}, ["--image", args.image]))
 
     def bad_json():
         status, body = raw_request(root, "POST", "/v1/embeddings", b'{"input": ["unterminated"',
