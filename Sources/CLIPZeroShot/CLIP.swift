@@ -272,7 +272,8 @@ public final class CLIP: Sendable {
     }
 }
 
-/// A debug build of this package runs the towers without optimisation: say so once, on stderr.
+/// A debug build of this package is slower (the kernel targets are optimised even in debug, the rest is not): say so
+/// once, on stderr. Measured on ViT-B/32: ~0.14 s per image in debug against ~0.085 s in release.
 private func warnIfDebugBuild() {
     #if DEBUG
     _ = debugWarning
@@ -282,6 +283,6 @@ private func warnIfDebugBuild() {
 #if DEBUG
 private let debugWarning: Void = {
     FileHandle.standardError.write(Data(
-        "warning: swift-clip is a debug build: inference is many times slower than release (build with -c release)\n".utf8))
+        "warning: swift-clip is a debug build: inference is about 2× slower than a release build (swift build -c release)\n".utf8))
 }()
 #endif

@@ -18,6 +18,13 @@ struct ImagePipelineTests {
         return ref.keys.filter { !$0.hasPrefix("float:") }.sorted()
     }()
 
+    @Test("the fixture set is complete (a missing or unreadable reference must fail, not run zero cases)")
+    func fixtureCount() throws {
+        let ref = try SafeTensorsFile(path: Self.dir + "/reference.safetensors")
+        #expect(ref.keys.filter { !$0.hasPrefix("float:") }.count == 39)
+        #expect(Self.files.count == 39)
+    }
+
     /// The preprocessed crop as uint8 HWC, recovered from our float output exactly as the fixture was made.
     static func crop(_ chw: [Float], _ pre: ImagePreprocessor) -> [Int] {
         let n = 224 * 224

@@ -124,6 +124,16 @@ struct CLIContractTests {
         #expect(!r.stderr.contains("img/s") && !r.stderr.contains("\r"))
     }
 
+    @Test("a progress bar on stderr when it is a terminal (run under script(1), which gives it a pty)")
+    func progressOnTerminal() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/script") else { return }
+        let images = Array(repeating: red, count: 20).joined(separator: " ")
+        let command = "\(Built.clip) classify \(images) --labels 'red circle' 'blue square' --weights \(Built.demo) >/dev/null"
+        let r = try run("/usr/bin/script", ["-qec", command, "/dev/null"], env: ["CLIP_CACHE_DIR": "off"])
+        #expect(r.status == 0, "\(r.stdout)")
+        #expect(r.stdout.contains("20/20") && r.stdout.contains("img/s"), "\(r.stdout)")
+    }
+
     @Test("conflicting options are usage errors: one line, exit 1", arguments: [
         ["--template", "a {}", "--no-template"],
         ["--ensemble", "imagenet", "--template", "a {}"],
