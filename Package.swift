@@ -43,6 +43,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
+        // `swift package generate-documentation` (DocC); used by no target, so consumers never fetch it.
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.4.0"),
     ],
     targets: [
         // System library (Debian: libopenblas-dev).
@@ -99,6 +101,8 @@ let package = Package(
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "TensorSIMD"]),
         .testTarget(name: "CLIPTests", dependencies: ["CLIPZeroShot", "CLIPSearch", "CLIPImageIO", "VisionTransformer",
                                                       "TextTransformer", "CLIPTokenizer", "CLIPCore", "Tensor", "CSTBImage"]),
+        // The README's Swift examples, compiled.
+        .testTarget(name: "READMEExampleTests", dependencies: ["CLIPZeroShot", "CLIPSearch"]),
         // Runs the built `clip` as users do.
         .testTarget(name: "CLITests", dependencies: ["CLIPZeroShot", "CLIPSearch", "clip"]),
         .testTarget(

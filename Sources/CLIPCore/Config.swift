@@ -110,7 +110,7 @@ public struct QuantizationConfig: Sendable, Equatable {
     public init() {}
 
     /// Reads the JSON object; an unknown method or version is an error naming the field.
-    public init(json: JSONValue, source: String) throws {
+    package init(json: JSONValue, source: String) throws {
         guard json.objectValue != nil else {
             throw ConfigError.wrongType(file: source, field: "quantization_config", expected: "an object", found: json.kindName)
         }
@@ -182,7 +182,7 @@ public struct CLIPConfig: Sendable, Equatable {
     /// ```swift
     /// let c = try CLIPConfig(json: try JSONValue.parse(bytes), source: "config.json")
     /// ```
-    public init(json: JSONValue, source: String) throws {
+    package init(json: JSONValue, source: String) throws {
         guard json.objectValue != nil else {
             throw ConfigError.wrongType(file: source, field: "(root)", expected: "an object", found: json.kindName)
         }
@@ -190,37 +190,25 @@ public struct CLIPConfig: Sendable, Equatable {
         projectionDim = try r.int(json, "projection_dim", default: projectionDim)
         logitScaleInitValue = try r.float(json, "logit_scale_init_value", default: logitScaleInitValue)
 
+        // Each section's fields as (key path, JSON name); every value falls back to the current (default) one.
         let textSection = try r.section(json, legacy: "text_config_dict", current: "text_config")
-        let t = textSection.value
-        let tp = textSection.name + "."
-        text.vocabSize = try r.int(t, "vocab_size", default: text.vocabSize, prefix: tp)
-        text.hiddenSize = try r.int(t, "hidden_size", default: text.hiddenSize, prefix: tp)
-        text.intermediateSize = try r.int(t, "intermediate_size", default: text.intermediateSize, prefix: tp)
-        text.numHiddenLayers = try r.int(t, "num_hidden_layers", default: text.numHiddenLayers, prefix: tp)
-        text.numAttentionHeads = try r.int(t, "num_attention_heads", default: text.numAttentionHeads, prefix: tp)
-        text.maxPositionEmbeddings = try r.int(t, "max_position_embeddings", default: text.maxPositionEmbeddings, prefix: tp)
-        text.hiddenAct = try r.activation(t, "hidden_act", default: text.hiddenAct, prefix: tp)
-        text.layerNormEps = try r.float(t, "layer_norm_eps", default: text.layerNormEps, prefix: tp)
-        text.padTokenId = try r.int(t, "pad_token_id", default: text.padTokenId, prefix: tp, allowNull: true)
-        text.bosTokenId = try r.int(t, "bos_token_id", default: text.bosTokenId, prefix: tp, allowNull: true)
-        text.eosTokenId = try r.int(t, "eos_token_id", default: text.eosTokenId, prefix: tp, allowNull: true)
+        try r.read(textSection, into: &text, ints: [
+            (\.vocabSize, "vocab_size"), (\.hiddenSize, "hidden_size"), (\.intermediateSize, "intermediate_size"),
+            (\.numHiddenLayers, "num_hidden_layers"), (\.numAttentionHeads, "num_attention_heads"),
+            (\.maxPositionEmbeddings, "max_position_embeddings"),
+        ], nullableInts: [(\.padTokenId, "pad_token_id"), (\.bosTokenId, "bos_token_id"), (\.eosTokenId, "eos_token_id")],
+        floats: [(\.layerNormEps, "layer_norm_eps")], activation: \.hiddenAct)
 
         let visionSection = try r.section(json, legacy: "vision_config_dict", current: "vision_config")
-        let v = visionSection.value
-        let vp = visionSection.name + "."
-        vision.hiddenSize = try r.int(v, "hidden_size", default: vision.hiddenSize, prefix: vp)
-        vision.intermediateSize = try r.int(v, "intermediate_size", default: vision.intermediateSize, prefix: vp)
-        vision.numHiddenLayers = try r.int(v, "num_hidden_layers", default: vision.numHiddenLayers, prefix: vp)
-        vision.numAttentionHeads = try r.int(v, "num_attention_heads", default: vision.numAttentionHeads, prefix: vp)
-        vision.numChannels = try r.int(v, "num_channels", default: vision.numChannels, prefix: vp)
-        vision.imageSize = try r.int(v, "image_size", default: vision.imageSize, prefix: vp)
-        vision.patchSize = try r.int(v, "patch_size", default: vision.patchSize, prefix: vp)
-        vision.hiddenAct = try r.activation(v, "hidden_act", default: vision.hiddenAct, prefix: vp)
-        vision.layerNormEps = try r.float(v, "layer_norm_eps", default: vision.layerNormEps, prefix: vp)
+        try r.read(visionSection, into: &vision, ints: [
+            (\.hiddenSize, "hidden_size"), (\.intermediateSize, "intermediate_size"), (\.numHiddenLayers, "num_hidden_layers"),
+            (\.numAttentionHeads, "num_attention_heads"), (\.numChannels, "num_channels"), (\.imageSize, "image_size"),
+            (\.patchSize, "patch_size"),
+        ], floats: [(\.layerNormEps, "layer_norm_eps")], activation: \.hiddenAct)
         if let q = json["quantization_config"], !q.isNull {
             quantization = try QuantizationConfig(json: q, source: source)
         }
-        try validate(source: source, textPrefix: tp, visionPrefix: vp)
+        try validate(source: source, textPrefix: textSection.name + ".", visionPrefix: visionSection.name + ".")
     }
 
     /// Checks sizes are positive and divisible as the architecture needs.
@@ -278,7 +266,7 @@ public struct CLIPConfig: Sendable, Equatable {
 /// ```swift
 /// let json = try loadConfigJSON(dir + "/preprocessor_config.json")
 /// ```
-public func loadConfigJSON(_ path: String, limit: Int = 16 << 20) throws -> JSONValue {
+package func loadConfigJSON(_ path: String, limit: Int = 16 << 20) throws -> JSONValue {
     let bytes: [UInt8]
     do { bytes = try readFile(path, limit: limit) } catch let e as FileReadError {
         throw ConfigError.unreadable(file: path, reason: e.reason)
@@ -291,6 +279,20 @@ public func loadConfigJSON(_ path: String, limit: Int = 16 << 20) throws -> JSON
 /// Typed field access with errors that name the field path.
 struct FieldReader {
     let file: String
+
+    /// Reads one section's fields into `target`, each defaulting to its current value; errors name
+    /// `section.field`.
+    func read<T>(_ section: (name: String, value: JSONValue), into target: inout T,
+                 ints: [(WritableKeyPath<T, Int>, String)], nullableInts: [(WritableKeyPath<T, Int>, String)] = [],
+                 floats: [(WritableKeyPath<T, Float>, String)], activation: WritableKeyPath<T, Activation>) throws {
+        let (obj, prefix) = (section.value, section.name + ".")
+        for (path, key) in ints { target[keyPath: path] = try int(obj, key, default: target[keyPath: path], prefix: prefix) }
+        for (path, key) in nullableInts {
+            target[keyPath: path] = try int(obj, key, default: target[keyPath: path], prefix: prefix, allowNull: true)
+        }
+        for (path, key) in floats { target[keyPath: path] = try float(obj, key, default: target[keyPath: path], prefix: prefix) }
+        target[keyPath: activation] = try self.activation(obj, "hidden_act", default: target[keyPath: activation], prefix: prefix)
+    }
 
     func section(_ json: JSONValue, legacy: String, current: String) throws -> (name: String, value: JSONValue) {
         if let l = json[legacy], !l.isNull {

@@ -6,20 +6,10 @@ import Glibc
 import Darwin
 #endif
 
-/// Why a file could not be read.
-public struct FileReadError: Error, Equatable, CustomStringConvertible {
-    public let path: String
-    public let reason: String
-    public var description: String { "\(path): \(reason)" }
+import Tensor
 
-    /// ```swift
-    /// throw FileReadError(path: "index.json", reason: "not an index")
-    /// ```
-    public init(path: String, reason: String) {
-        self.path = path
-        self.reason = reason
-    }
-}
+/// A file that could not be read: the path and the reason.
+public typealias FileReadError = FileError
 
 /// Reads a whole regular file, refusing files larger than `limit` bytes before allocating.
 ///

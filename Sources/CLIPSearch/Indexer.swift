@@ -15,14 +15,18 @@ import Synchronization
 public final class ImageIndexer {
     /// Progress of an ``update(folder:batchSize:progress:)``: images embedded (or failed) of those to embed.
     public struct Progress: Sendable {
+        /// Images embedded or failed so far.
         public let done: Int
+        /// Images to embed in this update.
         public let total: Int
     }
 
     /// What an update did. Every file under the folder is counted in exactly one of embedded, unchanged, failed
     /// or skipped.
     public struct Summary: Sendable, Equatable {
+        /// Images embedded and committed.
         public var embedded = 0
+        /// Images already in the index with the same size and modification time.
         public var unchanged = 0
         /// Entries dropped because their file is gone.
         public var removed = 0
@@ -34,14 +38,18 @@ public final class ImageIndexer {
         public var modelChanged = false
     }
 
+    /// An image that could not be indexed.
     public struct Failure: Sendable, Equatable {
+        /// The image's path as shown to the user.
         public let path: String
+        /// Why it failed.
         public let reason: String
     }
 
     /// File extensions that are indexed.
     public static let imageExtensions: Set<String> = ["jpg", "jpeg", "png", "bmp", "gif", "tga", "webp"]
 
+    /// The index file.
     public let path: String
     let folder: String
     private let store: IndexStore
@@ -50,7 +58,10 @@ public final class ImageIndexer {
 
     /// Opens or creates the index at `path` and takes its indexer lock.
     ///
-    /// - Parameter wait: wait for another indexer to finish instead of failing with ``SearchIndexError/busy(path:)``.
+    /// - Parameters:
+    ///   - path: the index file (created when absent).
+    ///   - clip: the model that embeds the images (its fingerprint is recorded; another model re-embeds all).
+    ///   - wait: wait for another indexer to finish instead of failing with ``SearchIndexError/busy(path:)``.
     public init(path: String, clip: CLIP, wait: Bool = false) throws {
         self.path = path
         self.clip = clip

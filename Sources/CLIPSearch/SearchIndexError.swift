@@ -23,6 +23,7 @@ public enum SearchIndexError: Error, Equatable, CustomStringConvertible {
     /// Any other SQLite error.
     case sqlite(path: String, operation: String, message: String)
 
+    /// A one-line message naming the index file.
     public var description: String {
         switch self {
         case .notFound(let p): return "\(p): no search index here; build one with `clip search index DIR` (or pass --index)"

@@ -250,7 +250,7 @@ final class InferenceEngine: Sendable {
     let clip: CLIP
     let queue: InferenceQueue
     let decoder: ImageDecoder
-    private let decodePool: UncheckedBox<OperationQueue>
+    private let decodePool: OperationQueue
 
     init(clip: CLIP, configuration: ServerConfiguration) {
         self.clip = clip
@@ -264,14 +264,14 @@ final class InferenceEngine: Sendable {
         q.name = "clip-decode"
         q.maxConcurrentOperationCount = configuration.decodeThreads > 0
             ? configuration.decodeThreads : max(1, ProcessInfo.processInfo.activeProcessorCount)
-        decodePool = UncheckedBox(q)
+        decodePool = q
     }
 
     /// Runs CPU work (JSON parsing of large bodies, base64, image decoding) on the decode pool, off the NIO event
     /// loops and the Swift concurrency pool.
     func offload<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { cont in
-            decodePool.value.addOperation { cont.resume(with: Result { try body() }) }
+            decodePool.addOperation { cont.resume(with: Result { try body() }) }
         }
     }
 
@@ -281,10 +281,4 @@ final class InferenceEngine: Sendable {
     }
 
     func shutdown() { queue.close() }
-}
-
-/// Holds a non-Sendable reference whose use is thread-safe (OperationQueue is).
-final class UncheckedBox<T>: @unchecked Sendable {
-    let value: T
-    init(_ value: T) { self.value = value }
 }

@@ -1,6 +1,7 @@
 // OpenAI CLIP's byte-level BPE (open_clip SimpleTokenizer.bpe): byte→unicode map, merges by rank,
 // `</w>` word ends, and a cache of merged words. word: UTF-8 bytes -> vocabulary ids.
 
+import Synchronization
 import Tensor
 
 /// Byte-level BPE over the 49,408-token CLIP vocabulary.
@@ -9,7 +10,7 @@ import Tensor
 /// let bpe = try CLIPTokenizer.shared().bpe
 /// bpe.encode(word: Array("hello".utf8))   // [3306]
 /// ```
-public final class BytePairEncoder: @unchecked Sendable {
+public final class BytePairEncoder: Sendable {
     /// The number of merges (vocabulary = 256 byte symbols, the same with `</w>`, one per merge, the specials).
     public let mergeCount: Int
     /// The special tokens, whose ids follow the merges.
@@ -21,9 +22,9 @@ public final class BytePairEncoder: @unchecked Sendable {
     /// byte → id of its single-character symbol, and of the same with `</w>`.
     private let byteSymbol: [Int32]
     private let byteSymbolEnd: [Int32]
-    private var cache: [[UInt8]: [Int]] = [:]
+    /// Merged words, bounded by ``cacheLimit``.
+    private let cache = Mutex<[[UInt8]: [Int]]>([:])
     private let cacheLimit = 100_000
-    private let lock = Lock()
 
     /// Bytes in the reference's dict insertion order: printable ranges first, then the rest. The first 256
     /// vocabulary entries follow this order, not byte order.
@@ -96,7 +97,7 @@ public final class BytePairEncoder: @unchecked Sendable {
     /// bpe.encode(word: Array("photo".utf8))
     /// ```
     public func encode(word: [UInt8]) -> [Int] {
-        if let hit = lock.withLock({ cache[word] }) { return hit }
+        if let hit = cache.withLock({ $0[word] }) { return hit }
         guard !word.isEmpty else { return [] }
         // Start from one symbol per byte; the last carries the word end.
         var symbols = word.map { byteSymbol[Int($0)] }
@@ -129,7 +130,7 @@ public final class BytePairEncoder: @unchecked Sendable {
             symbols = next
         }
         let ids = symbols.map(Int.init)
-        lock.withLock {
+        cache.withLock { cache in
             if cache.count >= cacheLimit { cache.removeAll(keepingCapacity: true) }
             cache[word] = ids
         }

@@ -41,7 +41,11 @@ public final class CLIP: Sendable {
     /// ```swift
     /// let clip = try CLIP(directory: "Weights/demo", options: LoadOptions(threads: 2))
     /// ```
-    /// - Parameter cacheCapacity: prompt embeddings kept in an LRU cache (0 disables it).
+    /// - Parameters:
+    ///   - directory: a Hugging Face CLIP directory.
+    ///   - options: compute backend, threads and prepared-weights cache.
+    ///   - decoder: decodes image inputs, with its size limits.
+    ///   - cacheCapacity: prompt embeddings kept in an LRU cache (0 disables it).
     /// - Throws: ``ConfigError``, ``SafeTensorsError``, ``WeightError`` or ``FileReadError`` naming the file and key.
     public convenience init(directory: String, options: LoadOptions = LoadOptions(), decoder: ImageDecoder = ImageDecoder(),
                             cacheCapacity: Int = 4096) throws {

@@ -17,12 +17,15 @@ import Glibc
 /// print(model.config.projectionDim, model.compute.backend)
 /// ```
 public struct CLIPModel: Sendable {
+    /// The checkpoint's `config.json`.
     public let config: CLIPConfig
+    /// The image tower (`get_image_features`).
     public let vision: VisionTransformer
+    /// The text tower (`get_text_features`).
     public let text: TextTransformer
     /// The raw `logit_scale` parameter; logits use `exp(logitScale)`.
     public let logitScale: Float
-    /// Whether the packed weights came from ``LoadOptions/preparedWeightsDirectory`` or were written to it.
+    /// Whether the packed weights came from `LoadOptions.preparedWeightsDirectory` or were written to it.
     public private(set) var preparedWeights = PreparedWeightsState.disabled
     /// Why the prepared weights could not be written, when ``preparedWeights`` is `.notWritten`.
     public private(set) var preparedWeightsProblem: String?

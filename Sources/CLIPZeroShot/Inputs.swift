@@ -33,8 +33,10 @@ public enum PromptTemplate: Sendable, Hashable, ExpressibleByStringLiteral, Cust
     /// transformers' `zero-shot-image-classification` pipeline default: "This is a photo of {}.".
     public static let `default` = PromptTemplate.format("This is a photo of {}.")
 
+    /// A ``format(_:)`` template from a literal.
     public init(stringLiteral value: String) { self = .format(value) }
 
+    /// The template text, or "verbatim".
     public var description: String {
         switch self {
         case .verbatim: return "verbatim"
@@ -58,9 +60,12 @@ public enum PromptTemplate: Sendable, Hashable, ExpressibleByStringLiteral, Cust
 
 /// One label's probability in a zero-shot classification.
 public struct LabelScore: Sendable, Equatable, Codable {
+    /// The label as given.
     public let label: String
+    /// Its probability; the scores of one classification sum to 1.
     public let score: Float
 
+    /// A label with its probability.
     public init(label: String, score: Float) {
         self.label = label
         self.score = score
@@ -76,6 +81,7 @@ public enum CLIPError: Error, Equatable, CustomStringConvertible {
     case noInputs
     case dimensionMismatch(Int, Int)
 
+    /// A one-line message.
     public var description: String {
         switch self {
         case .noLabels: return "no labels given: classification needs at least one candidate label"

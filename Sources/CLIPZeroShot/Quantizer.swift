@@ -17,7 +17,9 @@ public enum CLIPQuantizer {
     public struct Report: Sendable {
         /// Tensors stored as int8 (each with a `_scale`).
         public var quantizedTensors = 0
+        /// Size of the input checkpoint's `model.safetensors`.
         public var inputBytes = 0
+        /// Size of the written `model.safetensors`.
         public var outputBytes = 0
     }
 
@@ -26,6 +28,7 @@ public enum CLIPQuantizer {
         case alreadyQuantized(String)
         case sameDirectory(String)
 
+        /// A one-line summary.
         public var description: String {
             switch self {
             case .alreadyQuantized(let d): return "\(d): the checkpoint is already int8"

@@ -4,32 +4,9 @@
 
 import Builtin
 
-@_alwaysEmitIntoClient @_transparent
-public func minimum(_ a: SIMD4<Float>, _ b: SIMD4<Float>) -> SIMD4<Float> {
-    unsafeBitCast(Builtin.int_minimum_Vec4xFPIEEE32(a._storage._value, b._storage._value), to: SIMD4<Float>.self)
-}
-
-@_alwaysEmitIntoClient @_transparent
-public func maximum(_ a: SIMD4<Float>, _ b: SIMD4<Float>) -> SIMD4<Float> {
-    unsafeBitCast(Builtin.int_maximum_Vec4xFPIEEE32(a._storage._value, b._storage._value), to: SIMD4<Float>.self)
-}
-
-@_alwaysEmitIntoClient @_transparent
-public func minimum(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> {
-    unsafeBitCast(Builtin.int_minimum_Vec8xFPIEEE32(a._storage._value, b._storage._value), to: SIMD8<Float>.self)
-}
-
-@_alwaysEmitIntoClient @_transparent
-public func maximum(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> {
-    unsafeBitCast(Builtin.int_maximum_Vec8xFPIEEE32(a._storage._value, b._storage._value), to: SIMD8<Float>.self)
-}
-
-@_alwaysEmitIntoClient @_transparent
-public func minimum(_ a: SIMD16<Float>, _ b: SIMD16<Float>) -> SIMD16<Float> {
-    unsafeBitCast(Builtin.int_minimum_Vec16xFPIEEE32(a._storage._value, b._storage._value), to: SIMD16<Float>.self)
-}
-
-@_alwaysEmitIntoClient @_transparent
-public func maximum(_ a: SIMD16<Float>, _ b: SIMD16<Float>) -> SIMD16<Float> {
-    unsafeBitCast(Builtin.int_maximum_Vec16xFPIEEE32(a._storage._value, b._storage._value), to: SIMD16<Float>.self)
-}
+@_alwaysEmitIntoClient @_transparent public func minimum(_ a: SIMD4<Float>, _ b: SIMD4<Float>) -> SIMD4<Float> { unsafeBitCast(Builtin.int_minimum_Vec4xFPIEEE32(a._storage._value, b._storage._value), to: SIMD4<Float>.self) }
+@_alwaysEmitIntoClient @_transparent public func maximum(_ a: SIMD4<Float>, _ b: SIMD4<Float>) -> SIMD4<Float> { unsafeBitCast(Builtin.int_maximum_Vec4xFPIEEE32(a._storage._value, b._storage._value), to: SIMD4<Float>.self) }
+@_alwaysEmitIntoClient @_transparent public func minimum(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> { unsafeBitCast(Builtin.int_minimum_Vec8xFPIEEE32(a._storage._value, b._storage._value), to: SIMD8<Float>.self) }
+@_alwaysEmitIntoClient @_transparent public func maximum(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> { unsafeBitCast(Builtin.int_maximum_Vec8xFPIEEE32(a._storage._value, b._storage._value), to: SIMD8<Float>.self) }
+@_alwaysEmitIntoClient @_transparent public func minimum(_ a: SIMD16<Float>, _ b: SIMD16<Float>) -> SIMD16<Float> { unsafeBitCast(Builtin.int_minimum_Vec16xFPIEEE32(a._storage._value, b._storage._value), to: SIMD16<Float>.self) }
+@_alwaysEmitIntoClient @_transparent public func maximum(_ a: SIMD16<Float>, _ b: SIMD16<Float>) -> SIMD16<Float> { unsafeBitCast(Builtin.int_maximum_Vec16xFPIEEE32(a._storage._value, b._storage._value), to: SIMD16<Float>.self) }

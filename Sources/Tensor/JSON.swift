@@ -7,10 +7,8 @@
 /// let v = try JSONValue.parse(Array("{\"a\": [1, 2.5]}".utf8))
 /// print(v["a"]?.arrayValue?.count ?? 0)   // 2
 /// ```
-///
-/// Not `indirect`: the arrays already give the recursion its indirection, and indirect cases store heap boxes
-/// behind tag-carrying pointers that LeakSanitizer cannot trace, so every long-lived value showed up as a leak.
-public enum JSONValue: Sendable, Equatable {
+// Not `indirect`: the arrays already give the recursion its indirection (and indirect boxes hide from leak checkers).
+package enum JSONValue: Sendable, Equatable {
     case null
     case bool(Bool)
     /// An integer literal that fits in `Int`.
@@ -22,7 +20,7 @@ public enum JSONValue: Sendable, Equatable {
     /// Members in file order; keys are unique (duplicates are a parse error).
     case object([(String, JSONValue)])
 
-    public static func == (l: JSONValue, r: JSONValue) -> Bool {
+    package static func == (l: JSONValue, r: JSONValue) -> Bool {
         switch (l, r) {
         case (.null, .null): return true
         case let (.bool(a), .bool(b)): return a == b
@@ -41,13 +39,13 @@ public enum JSONValue: Sendable, Equatable {
     /// ```swift
     /// json["vision_config"]?["hidden_size"]?.intValue
     /// ```
-    public subscript(key: String) -> JSONValue? {
+    package subscript(key: String) -> JSONValue? {
         guard case .object(let members) = self else { return nil }
         return members.first { $0.0 == key }?.1
     }
 
     /// The integer value, also for a double with an exact integral value.
-    public var intValue: Int? {
+    package var intValue: Int? {
         switch self {
         case .int(let i): return i
         case .double(let d):
@@ -57,21 +55,21 @@ public enum JSONValue: Sendable, Equatable {
         }
     }
     /// The numeric value as a Double.
-    public var doubleValue: Double? {
+    package var doubleValue: Double? {
         switch self {
         case .int(let i): return Double(i)
         case .double(let d): return d
         default: return nil
         }
     }
-    public var stringValue: String? { if case .string(let s) = self { return s } else { return nil } }
-    public var boolValue: Bool? { if case .bool(let b) = self { return b } else { return nil } }
-    public var arrayValue: [JSONValue]? { if case .array(let a) = self { return a } else { return nil } }
-    public var objectValue: [(String, JSONValue)]? { if case .object(let o) = self { return o } else { return nil } }
-    public var isNull: Bool { if case .null = self { return true } else { return false } }
+    package var stringValue: String? { if case .string(let s) = self { return s } else { return nil } }
+    package var boolValue: Bool? { if case .bool(let b) = self { return b } else { return nil } }
+    package var arrayValue: [JSONValue]? { if case .array(let a) = self { return a } else { return nil } }
+    package var objectValue: [(String, JSONValue)]? { if case .object(let o) = self { return o } else { return nil } }
+    package var isNull: Bool { if case .null = self { return true } else { return false } }
 
     /// A short name of the value's kind for error messages ("object", "string", …).
-    public var kindName: String {
+    package var kindName: String {
         switch self {
         case .null: return "null"
         case .bool: return "boolean"
@@ -88,7 +86,7 @@ public enum JSONValue: Sendable, Equatable {
     /// let v = try JSONValue.parse(Array(#"{"k": "v"}"#.utf8))
     /// ```
     /// - Throws: ``JSONError`` with the byte offset of the problem.
-    public static func parse(_ bytes: [UInt8], maxDepth: Int = 64) throws -> JSONValue {
+    package static func parse(_ bytes: [UInt8], maxDepth: Int = 64) throws -> JSONValue {
         try bytes.withUnsafeBufferPointer { try parse($0, maxDepth: maxDepth) }
     }
 
@@ -97,7 +95,7 @@ public enum JSONValue: Sendable, Equatable {
     /// ```swift
     /// let v = try header.withUnsafeBufferPointer { try JSONValue.parse($0) }
     /// ```
-    public static func parse(_ bytes: UnsafeBufferPointer<UInt8>, maxDepth: Int = 64) throws -> JSONValue {
+    package static func parse(_ bytes: UnsafeBufferPointer<UInt8>, maxDepth: Int = 64) throws -> JSONValue {
         var p = JSONParser(bytes: bytes, maxDepth: maxDepth)
         p.skipWhitespace()
         let v = try p.parseValue(depth: 0)
@@ -108,12 +106,12 @@ public enum JSONValue: Sendable, Equatable {
 }
 
 /// A JSON syntax error with the byte offset where it was found.
-public struct JSONError: Error, Equatable, CustomStringConvertible {
-    public let offset: Int
-    public let reason: String
+package struct JSONError: Error, Equatable, CustomStringConvertible {
+    package let offset: Int
+    package let reason: String
     /// Set when the error is a repeated object key.
-    public var duplicateKey: String? = nil
-    public var description: String { "invalid JSON at byte \(offset): \(reason)" }
+    package var duplicateKey: String? = nil
+    package var description: String { "invalid JSON at byte \(offset): \(reason)" }
 }
 
 struct JSONParser {

@@ -5,12 +5,8 @@
 import Glibc
 #endif
 
-/// Errors writing a file.
-public struct FileWriteError: Error, Equatable, CustomStringConvertible {
-    public let path: String
-    public let reason: String
-    public var description: String { "\(path): \(reason)" }
-}
+/// A file that could not be written (the same type as a read failure: the path and the reason).
+public typealias FileWriteError = FileError
 
 /// One tensor to write: its bytes must hold `shape`'s element count of `dtype`.
 package struct SafeTensorsEntry {

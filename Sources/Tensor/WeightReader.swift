@@ -222,9 +222,10 @@ public struct WeightReader: Sendable {
 }
 
 /// The set of keys read so far, shared by all scopes of one reader.
-final class ConsumedKeys: @unchecked Sendable {
-    private var keys = Set<String>()
-    private let lock = Lock()
-    func insert(_ k: String) { lock.withLock { _ = keys.insert(k) } }
-    func snapshot() -> Set<String> { lock.withLock { keys } }
+final class ConsumedKeys: Sendable {
+    private let keys = Mutex(Set<String>())
+    func insert(_ k: String) { keys.withLock { _ = $0.insert(k) } }
+    func snapshot() -> Set<String> { keys.withLock { $0 } }
 }
+
+import Synchronization
