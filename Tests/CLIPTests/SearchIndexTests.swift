@@ -160,12 +160,12 @@ struct SearchIndexTests {
             let store = try IndexStore(path: good, create: true, readOnly: false)
             _ = try store.setModel(fingerprint: "synthetic", dimension: 64)
             var rows: [(path: String, size: Int64, mtime: Double, vector: [Float])] = []
-            for i in 0..<500 { rows.append(("img\(i).jpg", 1, 0, (0..<64).map { Float(($0 * 7 + i) % 13) - 6 })) }
+            for i in 0..<3000 { rows.append(("img\(i).jpg", 1, 0, (0..<64).map { Float(($0 * 7 + i) % 13) - 6 })) }
             try store.write(rows)
             try store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         }
         let bytes = try Data(contentsOf: URL(fileURLWithPath: good))
-        #expect(bytes.count > 8192)
+        #expect(bytes.count > 4 * 65536)   // several 64 KiB pages
         func write(_ name: String, _ d: Data) throws -> String {
             let p = dir + "/" + name
             try d.write(to: URL(fileURLWithPath: p))
@@ -176,7 +176,7 @@ struct SearchIndexTests {
             ("random.db", Data((0..<5000).map { UInt8(truncatingIfNeeded: $0 &* 2654435761 >> 7) })),
             ("truncated.db", bytes.prefix(bytes.count / 2)),
             ("header-only.db", bytes.prefix(100)),
-            ("zeroed-page.db", { var b = bytes; b.replaceSubrange(4096..<8192, with: Data(count: 4096)); return b }()),
+            ("zeroed-page.db", { var b = bytes; b.replaceSubrange(2 * 65536..<3 * 65536, with: Data(count: 65536)); return b }()),
         ]
         for (name, data) in cases {
             let p = try write(name, data)
