@@ -44,14 +44,7 @@ struct APIError: Error, CustomStringConvertible {
 
     /// The JSON body.
     var body: [UInt8] {
-        var o = JSONOut()
-        o.raw("{\"error\":{")
-        o.key("message"); o.string(message)
-        o.raw(","); o.key("type"); o.string(type)
-        o.raw(","); o.key("param"); o.stringOrNull(param)
-        o.raw(","); o.key("code"); o.stringOrNull(code)
-        o.raw("}}")
-        return o.bytes
+        ResponseJSON.encode(ErrorResponse(error: .init(message: message, type: type, param: param, code: code)))
     }
 
     /// Maps any error from parsing, fetching, decoding or the model to an API error; `param` names the input.

@@ -21,6 +21,11 @@ struct Reply {
     init(_ error: APIError) {
         self.init(status: error.status, body: error.body, headers: error.headers)
     }
+
+    /// A 200 with `value` as its JSON body.
+    init<T: Encodable>(_ value: T) {
+        self.init(body: ResponseJSON.encode(value))
+    }
 }
 
 /// Hummingbird responder for the whole API.
@@ -57,15 +62,10 @@ public struct APIResponder: HTTPResponder {
             body: isHead ? ResponseBody() : ResponseBody(byteBuffer: ByteBuffer(bytes: reply.body)))
         let elapsed = start.duration(to: .now)
         let ms = Double(elapsed.components.seconds) * 1e3 + Double(elapsed.components.attoseconds) * 1e-15
-        var line = JSONOut(capacity: 160)
-        line.raw("{"); line.key("time"); line.string(APIResponder.timeFormat.format(Date()))
-        line.raw(","); line.key("method"); line.string(request.method.rawValue)
-        line.raw(","); line.key("path"); line.string(path)
-        line.raw(","); line.key("status"); line.int(Int(reply.status.code))
-        line.raw(","); line.key("duration_ms"); line.raw(String(format: "%.3f", ms))
-        line.raw(","); line.key("bytes"); line.int(isHead ? 0 : reply.body.count)
-        line.raw("}")
-        server.accessLog.write(String(decoding: line.bytes, as: UTF8.self))
+        let line = AccessLogLine(time: APIResponder.timeFormat.format(Date()), method: request.method.rawValue, path: path,
+                                 status: Int(reply.status.code), durationMs: (ms * 1000).rounded() / 1000,
+                                 bytes: isHead ? 0 : reply.body.count)
+        server.accessLog.write(String(decoding: ResponseJSON.encode(line), as: UTF8.self))
         return response
     }
 
@@ -160,48 +160,27 @@ public struct APIResponder: HTTPResponder {
 
     func health() -> Reply {
         let stats = server.engine.queue.statistics
-        var o = JSONOut()
-        o.raw("{"); o.key("status"); o.string("ok")
-        o.raw(","); o.key("model"); o.string(server.configuration.modelName)
-        o.raw(","); o.key("batching"); o.raw(server.configuration.batching ? "true" : "false")
-        o.raw(","); o.key("queue"); o.raw("{"); o.key("pending"); o.int(server.engine.queue.pendingItems)
-        o.raw(","); o.key("max"); o.int(server.configuration.maxQueue)
-        o.raw(","); o.key("rejected"); o.int(stats.rejected); o.raw("}")
-        o.raw(","); o.key("batches"); o.int(stats.batches)
-        o.raw(","); o.key("inputs"); o.int(stats.items)
-        o.raw("}")
-        return Reply(body: o.bytes)
+        return Reply(HealthResponse(
+            model: server.configuration.modelName, batching: server.configuration.batching,
+            queue: .init(pending: server.engine.queue.pendingItems, max: server.configuration.maxQueue, rejected: stats.rejected),
+            batches: stats.batches, inputs: stats.items))
     }
 
-    func modelObject(_ o: inout JSONOut) {
+    var modelObject: ModelObject {
         let config = server.clip.model.config
-        o.raw("{"); o.key("id"); o.string(server.configuration.modelName)
-        o.raw(","); o.key("object"); o.string("model")
-        o.raw(","); o.key("created"); o.int(server.createdAt)
-        o.raw(","); o.key("owned_by"); o.string("swift-clip")
-        o.raw(","); o.key("embedding_dimension"); o.int(config.projectionDim)
-        o.raw(","); o.key("image_size"); o.int(config.vision.imageSize)
-        o.raw(","); o.key("context_length"); o.int(config.text.maxPositionEmbeddings)
-        o.raw("}")
+        return ModelObject(id: server.configuration.modelName, created: server.createdAt,
+                           embeddingDimension: config.projectionDim, imageSize: config.vision.imageSize,
+                           contextLength: config.text.maxPositionEmbeddings)
     }
 
-    func models() -> Reply {
-        var o = JSONOut()
-        o.raw("{"); o.key("object"); o.string("list")
-        o.raw(","); o.key("data"); o.raw("[")
-        modelObject(&o)
-        o.raw("]}")
-        return Reply(body: o.bytes)
-    }
+    func models() -> Reply { Reply(ListResponse(data: [modelObject])) }
 
     func model(id: String) throws -> Reply {
         guard id == server.configuration.modelName else {
             throw APIError(status: .notFound, message: "the model '\(id)' does not exist (this server serves '\(server.configuration.modelName)')",
                            param: "model", code: "model_not_found")
         }
-        var o = JSONOut()
-        modelObject(&o)
-        return Reply(body: o.bytes)
+        return Reply(modelObject)
     }
 
     // MARK: Shared parsing
@@ -362,23 +341,11 @@ public struct APIResponder: HTTPResponder {
         for (k, slot) in textSlots.enumerated() { rows[slot] = t[k] }
         for (k, slot) in imageSlots.enumerated() { rows[slot] = im[k] }
 
-        var o = JSONOut(capacity: rows.count * (base64 ? dim * 4 * 4 / 3 + 64 : dim * 12 + 64) + 128)
-        o.raw("{"); o.key("object"); o.string("list")
-        o.raw(","); o.key("data"); o.raw("[")
-        for (i, row) in rows.enumerated() {
-            if i > 0 { o.raw(",") }
-            o.raw("{"); o.key("object"); o.string("embedding")
-            o.raw(","); o.key("index"); o.int(i)
-            o.raw(","); o.key("embedding")
-            if base64 { o.string(base64Floats(row)) } else { o.floatArray(row) }
-            o.raw("}")
+        let data = rows.enumerated().map { i, row in
+            EmbeddingObject(index: i, embedding: base64 ? .base64(base64Floats(row)) : .floats(row))
         }
-        o.raw("]")
-        o.raw(","); o.key("model"); o.string(server.configuration.modelName)
-        o.raw(","); o.key("usage"); o.raw("{"); o.key("prompt_tokens"); o.int(tokens)
-        o.raw(","); o.key("total_tokens"); o.int(tokens); o.raw("}")
-        o.raw("}")
-        return Reply(body: o.bytes)
+        return Reply(ListResponse(data: data, model: server.configuration.modelName,
+                                  usage: Usage(promptTokens: tokens, totalTokens: tokens)))
     }
 
     // MARK: POST /v1/classify
@@ -444,19 +411,7 @@ public struct APIResponder: HTTPResponder {
             labels: labels,
             labelEmbeddings: Embeddings(count: labels.count, dimension: imageEmbedding[0].count, values: Array(classEmbeddings.joined())))[0]
 
-        var o = JSONOut()
-        o.raw("{"); o.key("object"); o.string("list")
-        o.raw(","); o.key("data"); o.raw("[")
-        for (i, r) in ranked.prefix(topK).enumerated() {
-            if i > 0 { o.raw(",") }
-            o.raw("{"); o.key("label"); o.string(r.label)
-            o.raw(","); o.key("score"); o.float(r.score)
-            o.raw("}")
-        }
-        o.raw("]")
-        o.raw(","); o.key("model"); o.string(server.configuration.modelName)
-        o.raw("}")
-        return Reply(body: o.bytes)
+        return Reply(ListResponse(data: Array(ranked.prefix(topK)), model: server.configuration.modelName))
     }
 }
 
@@ -519,19 +474,8 @@ extension APIResponder {
         }
         let (top, chosen) = (topK, filter)
         let hits = try await server.engine.offload { try index.search(vector: vector, top: top, filter: chosen) }
-        var o = JSONOut()
-        o.raw("{"); o.key("object"); o.string("list")
-        o.raw(","); o.key("data"); o.raw("[")
-        for (i, h) in hits.enumerated() {
-            if i > 0 { o.raw(",") }
-            o.raw("{"); o.key("path"); o.string(h.path)
-            o.raw(","); o.key("score"); o.float(h.score)
-            o.raw("}")
-        }
-        o.raw("]")
-        o.raw(","); o.key("model"); o.string(server.configuration.modelName)
-        o.raw("}")
-        return Reply(body: o.bytes)
+        return Reply(ListResponse(data: hits.map { SearchHit(path: $0.path, score: $0.score) },
+                                  model: server.configuration.modelName))
     }
 }
 

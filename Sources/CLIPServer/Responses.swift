@@ -1,0 +1,125 @@
+// The API's response bodies as Codable values (OpenAI's shapes), encoded in one place.
+
+import Foundation
+
+/// `{"object": "list", "data": [...], "model"?, "usage"?}`.
+struct ListResponse<Item: Encodable>: Encodable {
+    var object = "list"
+    let data: [Item]
+    var model: String?
+    var usage: Usage?
+}
+
+/// Token counts of an embeddings request.
+struct Usage: Encodable {
+    let promptTokens: Int
+    let totalTokens: Int
+}
+
+/// One row of `/v1/embeddings`: floats, or OpenAI's base64 of little-endian float32.
+struct EmbeddingObject: Encodable {
+    enum Vector: Encodable {
+        case floats([Float])
+        case base64(String)
+
+        func encode(to encoder: Encoder) throws {
+            var c = encoder.singleValueContainer()
+            switch self {
+            case .floats(let f): try c.encode(f)
+            case .base64(let s): try c.encode(s)
+            }
+        }
+    }
+
+    var object = "embedding"
+    let index: Int
+    let embedding: Vector
+}
+
+/// `/v1/models` entries.
+struct ModelObject: Encodable {
+    let id: String
+    var object = "model"
+    let created: Int
+    var ownedBy = "swift-clip"
+    let embeddingDimension: Int
+    let imageSize: Int
+    let contextLength: Int
+}
+
+/// `GET /health`.
+struct HealthResponse: Encodable {
+    struct Queue: Encodable {
+        let pending: Int
+        let max: Int
+        let rejected: Int
+    }
+
+    var status = "ok"
+    let model: String
+    let batching: Bool
+    let queue: Queue
+    let batches: Int
+    let inputs: Int
+}
+
+/// `/v1/search` hits.
+struct SearchHit: Encodable {
+    let path: String
+    let score: Float
+}
+
+/// `{"error": {"message", "type", "param", "code"}}`, with `null` for an absent param or code (OpenAI's shape).
+struct ErrorResponse: Encodable {
+    struct Body: Encodable {
+        let message: String
+        let type: String
+        let param: String?
+        let code: String?
+
+        func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(message, forKey: .message)
+            try c.encode(type, forKey: .type)
+            try c.encode(param, forKey: .param)
+            try c.encode(code, forKey: .code)
+        }
+
+        enum CodingKeys: String, CodingKey { case message, type, param, code }
+    }
+
+    let error: Body
+}
+
+/// One access-log line.
+struct AccessLogLine: Encodable {
+    let time: String
+    let method: String
+    let path: String
+    let status: Int
+    let durationMs: Double
+    let bytes: Int
+}
+
+/// The encoder every response goes through: snake_case keys in sorted order, slashes unescaped. Embeddings and
+/// scores are finite; a non-finite float would be written as a string rather than fail the response.
+enum ResponseJSON {
+    static func encode<T: Encodable>(_ value: T) -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = [.withoutEscapingSlashes, .sortedKeys]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        // Encoding these plain value types cannot fail; an empty object is the defensive fallback.
+        return (try? [UInt8](encoder.encode(value))) ?? Array("{}".utf8)
+    }
+}
+
+/// Little-endian float32 bytes, base64-encoded (OpenAI's `encoding_format: "base64"`).
+func base64Floats(_ a: [Float]) -> String {
+    var data = Data(capacity: a.count * 4)
+    for f in a {
+        let le = f.bitPattern.littleEndian
+        withUnsafeBytes(of: le) { data.append(contentsOf: $0) }
+    }
+    return data.base64EncodedString()
+}
