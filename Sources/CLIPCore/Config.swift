@@ -34,10 +34,6 @@ public struct CLIPTextConfig: Sendable, Equatable {
     public var eosTokenId = 49407
 
     /// transformers' defaults (= ViT-B/32's text tower, except the legacy token ids).
-    ///
-    /// ```swift
-    /// var text = CLIPTextConfig(); text.numHiddenLayers = 2
-    /// ```
     public init() {}
 
     /// The encoder shape shared with the vision tower.
@@ -60,10 +56,6 @@ public struct CLIPVisionConfig: Sendable, Equatable {
     public var layerNormEps: Float = 1e-5
 
     /// transformers' defaults (= ViT-B/32's vision tower).
-    ///
-    /// ```swift
-    /// let v = CLIPVisionConfig(); print(v.numPatches)   // 49
-    /// ```
     public init() {}
 
     /// Patches per side.
@@ -94,10 +86,6 @@ public struct EncoderConfig: Sendable, Equatable {
 /// The `quantization_config` of an int8 checkpoint: every encoder layer's linear weights are I8 with one F32 scale
 /// per output row (`<key>_scale`), the token embedding likewise per vocabulary row; activations are quantized per
 /// row at run time.
-///
-/// ```swift
-/// if let q = config.quantization { print(q.method) }   // "swift-clip-int8"
-/// ```
 public struct QuantizationConfig: Sendable, Equatable {
     /// The only method this package reads and writes.
     public static let method = "swift-clip-int8"
@@ -154,10 +142,6 @@ public struct CLIPConfig: Sendable, Equatable {
     public init() {}
 
     /// The configuration of `openai/clip-vit-base-patch32` (151 M parameters).
-    ///
-    /// ```swift
-    /// let config = CLIPConfig.vitBasePatch32
-    /// ```
     public static var vitBasePatch32: CLIPConfig {
         var c = CLIPConfig()
         c.text.bosTokenId = 0   // the legacy ids that checkpoint's config.json carries
@@ -166,10 +150,6 @@ public struct CLIPConfig: Sendable, Equatable {
     }
 
     /// Reads and validates a `config.json` file.
-    ///
-    /// ```swift
-    /// let c = try CLIPConfig(contentsOf: "/models/clip-vit-base-patch32/config.json")
-    /// ```
     /// - Throws: ``ConfigError`` naming the field.
     public init(contentsOf path: String) throws {
         try self.init(json: try loadConfigJSON(path), source: path)
@@ -179,9 +159,6 @@ public struct CLIPConfig: Sendable, Equatable {
     ///
     /// Legacy `text_config_dict` / `vision_config_dict` objects take precedence over `text_config` /
     /// `vision_config`, as in transformers. Unknown keys (`torch_dtype`, `transformers_version`, …) are ignored.
-    /// ```swift
-    /// let c = try CLIPConfig(json: try JSONValue.parse(bytes), source: "config.json")
-    /// ```
     package init(json: JSONValue, source: String) throws {
         guard json.objectValue != nil else {
             throw ConfigError.wrongType(file: source, field: "(root)", expected: "an object", found: json.kindName)
@@ -212,10 +189,6 @@ public struct CLIPConfig: Sendable, Equatable {
     }
 
     /// Checks sizes are positive and divisible as the architecture needs.
-    ///
-    /// ```swift
-    /// try CLIPConfig.vitBasePatch32.validate()
-    /// ```
     public func validate(source: String = "config", textPrefix: String = "text_config.",
                          visionPrefix: String = "vision_config.") throws {
         func positive(_ v: Int, _ field: String, max: Int = 1 << 20) throws {
@@ -262,10 +235,6 @@ public struct CLIPConfig: Sendable, Equatable {
 }
 
 /// Reads and parses a JSON configuration file (at most 16 MiB), with errors as ``ConfigError``.
-///
-/// ```swift
-/// let json = try loadConfigJSON(dir + "/preprocessor_config.json")
-/// ```
 package func loadConfigJSON(_ path: String, limit: Int = 16 << 20) throws -> JSONValue {
     let bytes: [UInt8]
     do { bytes = try readFile(path, limit: limit) } catch let e as FileReadError {

@@ -11,10 +11,6 @@ public struct LayerNormWeights: Sendable {
     public let eps: Float
 
     /// Loads `weight` and `bias` of shape `[size]` from `reader`'s scope.
-    ///
-    /// ```swift
-    /// let ln = try LayerNormWeights(reader.scoped("layer_norm1"), size: 768, eps: 1e-5)
-    /// ```
     public init(_ reader: WeightReader, size: Int, eps: Float) throws {
         weight = try reader.parameter("weight", shape: [size])
         bias = try reader.parameter("bias", shape: [size])
@@ -37,10 +33,6 @@ public struct LinearWeights: Sendable {
     public var inFeatures: Int { weight.shape.inFeatures }
 
     /// Loads `weight` `[out, in]` and, when `bias` is true, `bias` `[out]`.
-    ///
-    /// ```swift
-    /// let fc1 = try LinearWeights(reader.scoped("fc1"), inFeatures: 768, outFeatures: 3072, compute: compute)
-    /// ```
     /// An encoder layer's weight (`quantizable`) is I8 in an int8 checkpoint; the patch embedding and the
     /// projections stay in floating point.
     public init(_ reader: WeightReader, inFeatures: Int, outFeatures: Int, bias: Bool = true, quantizable: Bool = false,
@@ -110,10 +102,6 @@ public struct CLIPAttention: Sendable {
     public let scale: Float
 
     /// Loads `q_proj`, `k_proj`, `v_proj`, `out_proj` from the `self_attn` scope.
-    ///
-    /// ```swift
-    /// let attn = try CLIPAttention(layer.scoped("self_attn"), config: config.vision.encoder)
-    /// ```
     public init(_ reader: WeightReader, config: EncoderConfig, compute: Compute) throws {
         let c = config.hiddenSize
         let biases = try ["q_proj", "k_proj", "v_proj"].map { try reader.parameter($0 + ".bias", shape: [c]) }
@@ -147,10 +135,6 @@ public struct CLIPMLP: Sendable {
     public let activation: Activation
 
     /// Loads `fc1` and `fc2` from the `mlp` scope.
-    ///
-    /// ```swift
-    /// let mlp = try CLIPMLP(layer.scoped("mlp"), config: config.text.encoder)
-    /// ```
     public init(_ reader: WeightReader, config: EncoderConfig, compute: Compute) throws {
         fc1 = try LinearWeights(reader.scoped("fc1"), inFeatures: config.hiddenSize, outFeatures: config.intermediateSize,
                                 quantizable: true, compute: compute)
@@ -168,10 +152,6 @@ public struct CLIPEncoderLayer: Sendable {
     public let mlp: CLIPMLP
 
     /// Loads one `encoder.layers.N` scope.
-    ///
-    /// ```swift
-    /// let layer = try CLIPEncoderLayer(reader.scoped("encoder.layers.0"), config: cfg)
-    /// ```
     public init(_ reader: WeightReader, config: EncoderConfig, compute: Compute) throws {
         layerNorm1 = try LayerNormWeights(reader.scoped("layer_norm1"), size: config.hiddenSize, eps: config.layerNormEps)
         selfAttn = try CLIPAttention(reader.scoped("self_attn"), config: config, compute: compute)

@@ -12,10 +12,6 @@ import Tensor
 public typealias FileReadError = FileError
 
 /// Reads a whole regular file, refusing files larger than `limit` bytes before allocating.
-///
-/// ```swift
-/// let bytes = try readFile("config.json", limit: 16 << 20)
-/// ```
 public func readFile(_ path: String, limit: Int) throws -> [UInt8] {
     let fd = open(path, O_RDONLY)
     guard fd >= 0 else {

@@ -7,10 +7,6 @@ import Tensor
 public enum LoadTimeLayout {
     /// Stacks the q, k and v projections (`[C, C]` each, HF `[out, in]`) into one `[3C, C]` weight, so one GEMM
     /// produces q | k | v side by side per token.
-    ///
-    /// ```swift
-    /// let w = LoadTimeLayout.fuseQKV([qWeight, kWeight, vWeight])   // [3C, C]
-    /// ```
     public static func fuseQKV(_ parts: [Parameter]) -> Parameter {
         let rows = parts.reduce(0) { $0 + $1.shape[0] }
         let inF = parts.first.map { $0.count / max($0.shape[0], 1) } ?? 0
@@ -67,10 +63,6 @@ public enum LoadTimeLayout {
 
     /// A `[out, in]` linear weight as `compute`'s backend uses it: packed into panels of its kernels' width, or
     /// kept as stored for the BLAS backends.
-    ///
-    /// ```swift
-    /// let fc1 = LoadTimeLayout.matmulWeight(fc1Weight, compute: compute)
-    /// ```
     public static func matmulWeight(_ weight: Parameter, compute: Compute) -> MatmulWeight {
         compute.prepare(weight)
     }
@@ -78,10 +70,6 @@ public enum LoadTimeLayout {
     /// Flattens the patch-embedding conv weight `[C, channels, P, P]` to a `[C, channels·P·P]` matrix. The
     /// flattening order (channel, row, column) is exactly torch's memory order, so this is a reshape; the
     /// image side unfolds each patch in the same order (see `CLIPVisionEmbeddings`).
-    ///
-    /// ```swift
-    /// let w = LoadTimeLayout.patchConvToMatrix(conv)   // [768, 3072] for ViT-B/32
-    /// ```
     public static func patchConvToMatrix(_ conv: Parameter) -> Parameter {
         let c = conv.shape[0]
         return Parameter(shape: [c, conv.count / max(c, 1)]) { $0.update(from: conv.pointer, count: conv.count) }

@@ -19,10 +19,6 @@ public struct ImageDecoder: Sendable {
     public var maxBytes: Int
 
     /// Creates a decoder with the given limits (defaults: 89,478,485 pixels, 256 MiB).
-    ///
-    /// ```swift
-    /// let strict = ImageDecoder(maxPixels: 4_000_000, maxBytes: 10 << 20)
-    /// ```
     public init(maxPixels: Int = 89_478_485, maxBytes: Int = 256 << 20) {
         self.maxPixels = maxPixels
         self.maxBytes = maxBytes
@@ -30,10 +26,6 @@ public struct ImageDecoder: Sendable {
 
     /// Reads and decodes an image file. Decoding errors come wrapped in ``ImageError/file(path:error:)``, so their
     /// message names the file; ``ImageError/underlying`` gives the bare reason.
-    ///
-    /// ```swift
-    /// let img = try ImageDecoder().decode(path: "photo.png")
-    /// ```
     public func decode(path: String) throws -> RGBImage {
         let bytes: [UInt8]
         do { bytes = try readFile(path, limit: maxBytes) } catch let e as FileReadError {
@@ -45,10 +37,6 @@ public struct ImageDecoder: Sendable {
     }
 
     /// Decodes an encoded image held in memory, applying the JPEG EXIF orientation.
-    ///
-    /// ```swift
-    /// let img = try ImageDecoder().decode(Array(jpegData))
-    /// ```
     public func decode(_ bytes: [UInt8]) throws -> RGBImage {
         guard !bytes.isEmpty else { throw ImageError.emptyData }
         guard bytes.count <= maxBytes else { throw ImageError.tooManyBytes(size: bytes.count, limit: maxBytes) }

@@ -1,10 +1,6 @@
 // An 8-bit RGB image in memory (interleaved, row-major) and its EXIF-orientation transforms.
 
 /// An 8-bit RGB image: `pixels[(y * width + x) * 3 + channel]`.
-///
-/// ```swift
-/// let img = try RGBImage(width: 2, height: 1, pixels: [255, 0, 0,  0, 0, 255])
-/// ```
 public struct RGBImage: Sendable, Equatable {
     public let width: Int
     public let height: Int
@@ -34,10 +30,6 @@ public struct RGBImage: Sendable, Equatable {
     }
 
     /// Applies an EXIF orientation (1…8) the way PIL's `ImageOps.exif_transpose` does.
-    ///
-    /// ```swift
-    /// let upright = image.applyingEXIFOrientation(6)   // rotated 90° clockwise
-    /// ```
     public func applyingEXIFOrientation(_ orientation: Int) -> RGBImage {
         guard (2...8).contains(orientation) else { return self }
         let w = width, h = height

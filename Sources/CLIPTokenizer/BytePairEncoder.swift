@@ -45,10 +45,6 @@ public final class BytePairEncoder: Sendable {
 
     /// Builds the encoder from the merges as (left id, right id, merged id) triples in rank order, as
     /// Tools/gen_tokenizer_data.py resolves them from `bpe_simple_vocab_16e6.txt` the way open_clip does.
-    ///
-    /// ```swift
-    /// let bpe = try BytePairEncoder(triples: [(0, 1, 512)])
-    /// ```
     /// - Throws: ``TokenizerError/corruptResource(_:)`` when an id points outside the vocabulary.
     public init(triples: [(UInt16, UInt16, UInt16)], specialTokens: [String] = ["<start_of_text>", "<end_of_text>"]) throws {
         let size = 512 + triples.count + specialTokens.count
@@ -83,19 +79,11 @@ public final class BytePairEncoder: Sendable {
     }
 
     /// The id of a special token, if it is one.
-    ///
-    /// ```swift
-    /// bpe.id(ofSpecial: "<end_of_text>")   // 49407
-    /// ```
     public func id(ofSpecial token: String) -> Int? {
         specialTokens.firstIndex(of: token).map { 512 + mergeCount + $0 }
     }
 
     /// BPE-encodes one pre-token given as UTF-8 bytes (a word without spaces), returning vocabulary ids.
-    ///
-    /// ```swift
-    /// bpe.encode(word: Array("photo".utf8))
-    /// ```
     public func encode(word: [UInt8]) -> [Int] {
         if let hit = cache.withLock({ $0[word] }) { return hit }
         guard !word.isEmpty else { return [] }

@@ -25,17 +25,9 @@ public final class CLIPTokenizer: Sendable {
     private static let sharedResult: Result<CLIPTokenizer, Error> = Result { try CLIPTokenizer() }
 
     /// The tokenizer built from the bundled vocabulary, created once per process.
-    ///
-    /// ```swift
-    /// let tok = try CLIPTokenizer.shared()
-    /// ```
     public static func shared() throws -> CLIPTokenizer { try sharedResult.get() }
 
     /// Builds a tokenizer from the bundled resources (prefer ``shared()``; this parses ~1.6 MB of merges).
-    ///
-    /// ```swift
-    /// let tok = try CLIPTokenizer(contextLength: 77)
-    /// ```
     public init(contextLength: Int = 77) throws {
         // The merges and tables are compiled in (Tools/gen_tokenizer_data.py): no resource files to find.
         let count = Int(clip_bpe_merge_count())
@@ -65,10 +57,6 @@ public final class CLIPTokenizer: Sendable {
     }
 
     /// The cleaned text the BPE sees: ftfy-style fixes, HTML unescaped twice, whitespace collapsed, lowercased.
-    ///
-    /// ```swift
-    /// tokenizer.clean("  Caf&eacute;\tＣＬＩＰ ")   // "café clip"
-    /// ```
     public func clean(_ text: String) -> String {
         var s = String.UnicodeScalarView()
         s.append(contentsOf: cleaner.clean(Array(text.unicodeScalars)))
@@ -76,10 +64,6 @@ public final class CLIPTokenizer: Sendable {
     }
 
     /// BPE ids of `text` without special tokens and without truncation.
-    ///
-    /// ```swift
-    /// tokenizer.tokens("hello world")   // [3306, 1002]
-    /// ```
     public func tokens(_ text: String) -> [Int] {
         tokens(text, limit: Int.max)
     }
@@ -102,10 +86,6 @@ public final class CLIPTokenizer: Sendable {
 
     /// `[<start_of_text>] + tokens + [<end_of_text>]`, truncated to `contextLength` with the last kept slot
     /// forced to `<end_of_text>` (open_clip's behaviour). Never throws: any string has a tokenization.
-    ///
-    /// ```swift
-    /// let ids = tokenizer.encode("This is a photo of a dog.")
-    /// ```
     public func encode(_ text: String) -> [Int] {
         // Only contextLength − 2 text tokens can be kept, so encoding stops there: a huge label costs no more
         // than its cleaning and the BPE of the words that fit.
@@ -118,9 +98,5 @@ public final class CLIPTokenizer: Sendable {
     }
 
     /// ``encode(_:)`` for several texts, in order.
-    ///
-    /// ```swift
-    /// let batch = tokenizer.encode(["a cat", "a dog"])
-    /// ```
     public func encode(_ texts: [String]) -> [[Int]] { texts.map { encode($0) } }
 }

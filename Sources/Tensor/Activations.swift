@@ -4,10 +4,6 @@
 import TensorSIMD
 
 /// The activation named by a checkpoint's `hidden_act`.
-///
-/// ```swift
-/// let act = try Activation(hfName: "quick_gelu")
-/// ```
 public enum Activation: String, Sendable, Equatable, CaseIterable {
     /// `x · sigmoid(1.702 x)`, OpenAI CLIP's activation.
     case quickGELU = "quick_gelu"
@@ -15,10 +11,6 @@ public enum Activation: String, Sendable, Equatable, CaseIterable {
     case gelu = "gelu"
 
     /// Parses transformers' `hidden_act` string; anything else is an error, never a silent default.
-    ///
-    /// ```swift
-    /// try Activation(hfName: "gelu")   // .gelu
-    /// ```
     public init(hfName: String) throws {
         guard let a = Activation(rawValue: hfName) else { throw ActivationError.unsupported(hfName) }
         self = a
@@ -53,19 +45,11 @@ public enum ActivationError: Error, Equatable, CustomStringConvertible {
 }
 
 /// Scalar quick_gelu as torch computes it: `x * sigmoid(1.702 * x)`.
-///
-/// ```swift
-/// quickGELUReference(1)   // ≈ 0.8457
-/// ```
 package func quickGELUReference(_ x: Float) -> Float {
     x * Float(1 / (1 + exp(-Double(1.702 as Float * x))))
 }
 
 /// Scalar exact GELU with libm's `erf`.
-///
-/// ```swift
-/// geluReference(1)   // ≈ 0.8413447
-/// ```
 package func geluReference(_ x: Float) -> Float {
     Float(0.5 * Double(x) * (1 + erf(Double(x) * 0.7071067811865476)))
 }

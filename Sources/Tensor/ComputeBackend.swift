@@ -3,10 +3,6 @@
 import CCPUFeatures
 
 /// What this CPU (and OS) supports, read once with CPUID/XGETBV.
-///
-/// ```swift
-/// print(CPUFeatures.current)   // "avx2+fma avx512 avx-vnni" on this machine
-/// ```
 public struct CPUFeatures: Sendable, Equatable, CustomStringConvertible {
     /// AVX2 and FMA3, with YMM state saved by the OS.
     public var avx2FMA: Bool
@@ -33,10 +29,6 @@ public struct CPUFeatures: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// The kernels a model computes with, chosen once at load (``LoadOptions``), never by timing.
-///
-/// ```swift
-/// let backend = try ComputeBackend.automatic.resolved()   // .avx512 on an AVX-512 machine
-/// ```
 public enum ComputeBackend: String, Sendable, CaseIterable, CustomStringConvertible {
     /// The fastest backend for this CPU, from its features alone: ``avx512``, else ``avx2``, else ``blasSplit``.
     case automatic

@@ -1,10 +1,6 @@
 // The one error type for files that cannot be read or written: the path and the reason.
 
 /// A file operation that failed, naming the file (`FileReadError` and `FileWriteError` are this type).
-///
-/// ```swift
-/// throw FileError(path: "config.json", reason: "not valid UTF-8")
-/// ```
 public struct FileError: Error, Equatable, CustomStringConvertible {
     public let path: String
     public let reason: String

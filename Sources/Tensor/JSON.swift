@@ -35,10 +35,6 @@ package enum JSONValue: Sendable, Equatable {
     }
 
     /// Member lookup on an object (nil for other kinds or a missing key).
-    ///
-    /// ```swift
-    /// json["vision_config"]?["hidden_size"]?.intValue
-    /// ```
     package subscript(key: String) -> JSONValue? {
         guard case .object(let members) = self else { return nil }
         return members.first { $0.0 == key }?.1
@@ -81,20 +77,12 @@ package enum JSONValue: Sendable, Equatable {
     }
 
     /// Parses a complete JSON document from UTF-8 bytes.
-    ///
-    /// ```swift
-    /// let v = try JSONValue.parse(Array(#"{"k": "v"}"#.utf8))
-    /// ```
     /// - Throws: ``JSONError`` with the byte offset of the problem.
     package static func parse(_ bytes: [UInt8], maxDepth: Int = 64) throws -> JSONValue {
         try bytes.withUnsafeBufferPointer { try parse($0, maxDepth: maxDepth) }
     }
 
     /// Parses a complete JSON document from a UTF-8 buffer (no copy).
-    ///
-    /// ```swift
-    /// let v = try header.withUnsafeBufferPointer { try JSONValue.parse($0) }
-    /// ```
     package static func parse(_ bytes: UnsafeBufferPointer<UInt8>, maxDepth: Int = 64) throws -> JSONValue {
         var p = JSONParser(bytes: bytes, maxDepth: maxDepth)
         p.skipWhitespace()

@@ -2,10 +2,6 @@
 // x: (T, C), gamma: (C), beta: (C) -> out: (T, C); out may alias x.
 
 /// Scalar reference for the layer-norm kernels (TensorSIMD's layerNormBody), accumulating in Double.
-///
-/// ```swift
-/// layerNormReference(x, rows: 1, cols: 4, gamma: g, beta: b, eps: 1e-5, out: y)
-/// ```
 package func layerNormReference(
     _ x: UnsafePointer<Float>, rows: Int, cols: Int,
     gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, eps: Float,

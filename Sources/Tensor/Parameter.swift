@@ -18,10 +18,6 @@ public final class Parameter: @unchecked Sendable {
     private let owner: AnyObject?
 
     /// Copies a tensor into a new parameter.
-    ///
-    /// ```swift
-    /// let p = Parameter(Tensor(zeros: [4]))
-    /// ```
     public init(_ tensor: Tensor) {
         shape = tensor.shape
         let n = tensor.count
@@ -36,10 +32,6 @@ public final class Parameter: @unchecked Sendable {
 
     /// Wraps memory owned by `owner` without copying (e.g. F32 data inside a memory-mapped safetensors file);
     /// `owner` is kept alive as long as the parameter.
-    ///
-    /// ```swift
-    /// let p = Parameter(borrowing: buffer.baseAddress!, shape: [512], owner: file)
-    /// ```
     public init(borrowing pointer: UnsafePointer<Float>, shape: [Int], owner: AnyObject) {
         self.shape = shape
         count = shape.reduce(1, *)
@@ -48,10 +40,6 @@ public final class Parameter: @unchecked Sendable {
     }
 
     /// Builds a parameter by filling a fresh buffer (used by load-time layout changes such as QKV fusion).
-    ///
-    /// ```swift
-    /// let fused = Parameter(shape: [3 * c, c]) { dst in /* write 3·c·c floats */ }
-    /// ```
     public init(shape: [Int], fill: (UnsafeMutablePointer<Float>) -> Void) {
         self.shape = shape
         let n = shape.reduce(1, *)
@@ -71,17 +59,9 @@ public final class Parameter: @unchecked Sendable {
     }
 
     /// The elements as an array (a copy).
-    ///
-    /// ```swift
-    /// let values = p.array
-    /// ```
     public var array: [Float] { Array(UnsafeBufferPointer(start: pointer, count: count)) }
 
     /// The index of the first NaN or infinite element, if any.
-    ///
-    /// ```swift
-    /// if let i = p.firstNonFinite() { print("bad value at", i) }
-    /// ```
     public func firstNonFinite() -> Int? {
         firstNonFiniteElement(pointer, count: count)
     }
@@ -89,10 +69,6 @@ public final class Parameter: @unchecked Sendable {
 
 /// The index of the first NaN or infinity in `count` floats, or nil. Vectorised: `x · 0` is 0 for finite x and
 /// NaN otherwise, so a running sum over blocks finds a bad block at memory speed before the scalar search.
-///
-/// ```swift
-/// if let i = firstNonFiniteElement(p, count: n) { print("bad value at", i) }
-/// ```
 public func firstNonFiniteElement(_ p: UnsafePointer<Float>, count: Int) -> Int? {
     let block = 4096
     var start = 0

@@ -7,10 +7,6 @@ import Darwin
 #endif
 
 /// Element types defined by the safetensors format.
-///
-/// ```swift
-/// SafeTensorsDType.bf16.byteSize   // 2
-/// ```
 public enum SafeTensorsDType: String, Sendable, CaseIterable {
     case bool = "BOOL", u8 = "U8", i8 = "I8", f8e5m2 = "F8_E5M2", f8e4m3 = "F8_E4M3"
     case i16 = "I16", u16 = "U16", f16 = "F16", bf16 = "BF16"
@@ -138,10 +134,6 @@ public final class SafeTensorsFile: @unchecked Sendable {
     private let isMapped: Bool
 
     /// Opens and memory-maps a file.
-    ///
-    /// ```swift
-    /// let f = try SafeTensorsFile(path: "/models/clip/model.safetensors")
-    /// ```
     /// - Throws: ``SafeTensorsError`` naming the file and what is wrong with it.
     public init(path: String) throws {
         self.path = path
@@ -171,10 +163,6 @@ public final class SafeTensorsFile: @unchecked Sendable {
     }
 
     /// Parses a safetensors image held in memory (the bytes are copied once).
-    ///
-    /// ```swift
-    /// let f = try SafeTensorsFile(bytes: Array(data), label: "upload")
-    /// ```
     public init(bytes: [UInt8], label: String = "<memory>") throws {
         path = label
         guard bytes.count >= 8 else { throw SafeTensorsError.fileTooSmall(path: label, size: bytes.count) }
@@ -202,20 +190,12 @@ public final class SafeTensorsFile: @unchecked Sendable {
     }
 
     /// The header entry for `key`.
-    ///
-    /// ```swift
-    /// let shape = try file.info("logit_scale").shape   // [] for a scalar
-    /// ```
     public func info(_ key: String) throws -> SafeTensorInfo {
         guard let i = tensors[key] else { throw SafeTensorsError.missingTensor(path: path, key: key) }
         return i
     }
 
     /// The tensor's elements as `Float`, converting F16 and BF16 exactly.
-    ///
-    /// ```swift
-    /// let bias = try file.floats("text_model.final_layer_norm.bias")
-    /// ```
     /// - Throws: ``SafeTensorsError/missingTensor(path:key:)`` or ``SafeTensorsError/unsupportedDType(path:key:dtype:wanted:)``.
     public func floats(_ key: String) throws -> [Float] {
         let info = try info(key)
@@ -249,10 +229,6 @@ public final class SafeTensorsFile: @unchecked Sendable {
 
     /// Zero-copy access to an F32 tensor inside the mapping, when it is 4-byte aligned; nil for other dtypes or
     /// unaligned data (use ``floats(_:)`` then). Valid while the file object lives.
-    ///
-    /// ```swift
-    /// if let w = try file.mappedFloats("logit_scale") { print(w[0]) }
-    /// ```
     public func mappedFloats(_ key: String) throws -> UnsafeBufferPointer<Float>? {
         let info = try info(key)
         let src = base + dataStart + info.dataOffsets.lowerBound
@@ -267,10 +243,6 @@ public final class SafeTensorsFile: @unchecked Sendable {
     }
 
     /// The bytes of a one-byte tensor (I8 or U8) inside the mapping, without copying; valid while the file lives.
-    ///
-    /// ```swift
-    /// let q = try file.mappedBytes("text_model.encoder.layers.0.mlp.fc1.weight")   // I8 weights
-    /// ```
     public func mappedBytes(_ key: String) throws -> UnsafeRawBufferPointer {
         let info = try info(key)
         guard info.dtype == .i8 || info.dtype == .u8 else {
@@ -280,10 +252,6 @@ public final class SafeTensorsFile: @unchecked Sendable {
     }
 
     /// The tensor's elements as `Int64` (for I64 buffers such as `position_ids`).
-    ///
-    /// ```swift
-    /// let ids = try file.int64s("text_model.embeddings.position_ids")
-    /// ```
     public func int64s(_ key: String) throws -> [Int64] {
         let info = try info(key)
         guard info.dtype == .i64 else {
@@ -294,10 +262,6 @@ public final class SafeTensorsFile: @unchecked Sendable {
     }
 
     /// The tensor's raw bytes for U8 data (e.g. image fixtures).
-    ///
-    /// ```swift
-    /// let pixels = try file.uint8s("photo.jpg")
-    /// ```
     public func uint8s(_ key: String) throws -> [UInt8] {
         let info = try info(key)
         guard info.dtype == .u8 else {
@@ -309,10 +273,6 @@ public final class SafeTensorsFile: @unchecked Sendable {
 
     /// Tells the kernel that a tensor's mapped pages will not be read again, so they leave the resident set.
     /// Loaders call this after converting a tensor, keeping peak RSS close to one copy of the weights.
-    ///
-    /// ```swift
-    /// let w = try file.floats(key); file.release(key)
-    /// ```
     public func release(_ key: String) {
         guard isMapped, let info = tensors[key] else { return }
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))

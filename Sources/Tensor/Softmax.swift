@@ -10,10 +10,6 @@ package func softmax(_ x: UnsafeMutablePointer<Float>, rows: Int, cols: Int, cau
 }
 
 /// Scalar reference for the softmax kernels, accumulating in Double.
-///
-/// ```swift
-/// softmaxReference(scores, rows: 1, cols: 10)
-/// ```
 package func softmaxReference(_ x: UnsafeMutablePointer<Float>, rows: Int, cols: Int, causal: Bool = false) {
     for r in 0..<rows {
         let n = causal ? min(r + 1, cols) : cols

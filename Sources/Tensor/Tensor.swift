@@ -17,10 +17,6 @@ public struct Tensor: Sendable, Equatable {
     public var storage: [Float]
 
     /// Creates a tensor from a shape and matching storage.
-    ///
-    /// ```swift
-    /// let t = try Tensor(shape: [2, 2], storage: [1, 2, 3, 4])
-    /// ```
     /// - Throws: ``TensorError/shapeMismatch(expected:actual:)`` when `storage.count` is not the shape's product,
     ///   ``TensorError/invalidShape(_:)`` when a dimension is negative.
     public init(shape: [Int], storage: [Float]) throws {
@@ -33,10 +29,6 @@ public struct Tensor: Sendable, Equatable {
     }
 
     /// Creates a zero-filled tensor. Dimensions must be non-negative (this initializer is for trusted shapes).
-    ///
-    /// ```swift
-    /// let t = Tensor(zeros: [4, 512])
-    /// ```
     public init(zeros shape: [Int]) {
         self.shape = shape
         self.storage = [Float](repeating: 0, count: shape.reduce(1) { $0 * max($1, 0) })
@@ -44,47 +36,27 @@ public struct Tensor: Sendable, Equatable {
 
     /// Creates a tensor from storage whose size the caller computed from `shape` (model outputs, kernels).
     /// Prefer ``init(shape:storage:)`` for anything derived from user input.
-    ///
-    /// ```swift
-    /// let out = Tensor(computedShape: [batch, 512], storage: projected)
-    /// ```
     public init(computedShape shape: [Int], storage: [Float]) {
         self.shape = shape
         self.storage = storage
     }
 
     /// The number of elements.
-    ///
-    /// ```swift
-    /// Tensor(zeros: [3, 4]).count   // 12
-    /// ```
     public var count: Int { storage.count }
 
     /// Element access by multi-index (no bounds checks beyond the array's own).
-    ///
-    /// ```swift
-    /// var t = Tensor(zeros: [2, 3]); t[1, 0] = 1
-    /// ```
     public subscript(_ index: Int...) -> Float {
         get { storage[flatIndex(index)] }
         set { storage[flatIndex(index)] = newValue }
     }
 
     /// Row `i` of a 2-D tensor as an array.
-    ///
-    /// ```swift
-    /// let firstEmbedding = embeddings.row(0)
-    /// ```
     public func row(_ i: Int) -> [Float] {
         let cols = shape.last ?? 1
         return Array(storage[(i * cols)..<((i + 1) * cols)])
     }
 
     /// The same storage viewed with another shape of equal element count.
-    ///
-    /// ```swift
-    /// let flat = try t.reshaped([t.count])
-    /// ```
     public func reshaped(_ newShape: [Int]) throws -> Tensor {
         try Tensor(shape: newShape, storage: storage)
     }
@@ -96,10 +68,6 @@ public struct Tensor: Sendable, Equatable {
     }
 
     /// The product of `shape`, or nil when a dimension is negative or the product overflows `Int`.
-    ///
-    /// ```swift
-    /// Tensor.elementCount([2, 3])   // 6
-    /// ```
     public static func elementCount(_ shape: [Int]) -> Int? {
         var n = 1
         for d in shape {

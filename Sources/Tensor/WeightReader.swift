@@ -69,10 +69,6 @@ public struct WeightReader: Sendable {
     }
 
     /// A reader whose keys are prefixed with `name` (joined with a dot).
-    ///
-    /// ```swift
-    /// let attn = layer.scoped("self_attn")
-    /// ```
     public func scoped(_ name: String) -> WeightReader {
         WeightReader(file: file, prefix: key(name), tracker: tracker, prepared: prepared, quantized: quantizedCheckpoint)
     }
@@ -84,10 +80,6 @@ public struct WeightReader: Sendable {
     public func contains(_ name: String) -> Bool { file.tensors[key(name)] != nil }
 
     /// Reads `name` as a Float tensor of exactly `shape` (F32, F16 or BF16 stored), then releases its mapped pages.
-    ///
-    /// ```swift
-    /// let w = try reader.tensor("fc1.weight", shape: [3072, 768])
-    /// ```
     /// - Throws: ``WeightError/missing(key:expectedShape:file:)``,
     ///   ``WeightError/shapeMismatch(key:expected:actual:file:)``, or a ``SafeTensorsError`` for the dtype.
     public func tensor(_ name: String, shape: [Int]) throws -> Tensor {
@@ -103,10 +95,6 @@ public struct WeightReader: Sendable {
 
     /// Reads `name` as a ``Parameter`` of exactly `shape`: borrowed straight from the memory-mapped file when it
     /// is aligned F32 (no copy, pages load on first use), converted into an owned buffer otherwise.
-    ///
-    /// ```swift
-    /// let table = try reader.parameter("token_embedding.weight", shape: [49408, 512])
-    /// ```
     /// - Throws: also ``WeightError/nonFinite(key:index:file:)`` when the tensor holds NaN or infinity.
     public func parameter(_ name: String, shape: [Int]) throws -> Parameter {
         let fullKey = try check(name, shape: shape)
@@ -175,10 +163,6 @@ public struct WeightReader: Sendable {
     }
 
     /// Drops the resident pages of `name` once its data has been copied elsewhere (e.g. packed).
-    ///
-    /// ```swift
-    /// reader.release("fc1.weight")
-    /// ```
     public func release(_ name: String) {
         file.release(key(name))
     }
@@ -198,19 +182,11 @@ public struct WeightReader: Sendable {
     }
 
     /// Marks keys as deliberately ignored (e.g. the I64 `position_ids` buffers older checkpoints carry).
-    ///
-    /// ```swift
-    /// reader.ignore("embeddings.position_ids")
-    /// ```
     public func ignore(_ name: String) {
         tracker.insert(key(name))
     }
 
     /// Throws ``WeightError/unexpected(keys:file:)`` if any tensor under `prefixes` (default: all) was not read.
-    ///
-    /// ```swift
-    /// try root.checkAllConsumed(under: ["vision_model.", "visual_projection."])
-    /// ```
     public func checkAllConsumed(under prefixes: [String]? = nil) throws {
         let used = tracker.snapshot()
         let leftovers = file.keys.filter { key in

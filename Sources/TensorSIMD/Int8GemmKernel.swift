@@ -141,25 +141,18 @@ package func int8GemmBody<I: KernelISA>(_: I.Type, _ g: Int8GemmOperands, panels
             let rows = min(6, g.m - i)
             let slice = PrefetchSlice(start: next + (i / 6) * linesPerTile * 64, lines: linesPerTile, steps: g.groups)
             let a = g.a + (i / 6) * g.groups * 24, c = g.c + i * g.ldc + col0, scales = g.rowScales + i
+            @inline(__always) func tile<R: RowCount>(_ r: R.Type) {
+                int8Tile(I.self, r, a: a, b: b, groups: g.groups, prefetch: slice, rowScales: scales, c: c, ldc: g.ldc,
+                         columns: columns, correction0: correction0, correction1: correction1, scale0: scale0,
+                         scale1: scale1, bias0: bias0, bias1: bias1, activation: activation, residual: residual)
+            }
             switch rows {
-            case 6: int8Tile(I.self, Rows6.self, a: a, b: b, groups: g.groups, prefetch: slice, rowScales: scales, c: c,
-                             ldc: g.ldc, columns: columns, correction0: correction0, correction1: correction1,
-                             scale0: scale0, scale1: scale1, bias0: bias0, bias1: bias1, activation: activation, residual: residual)
-            case 5: int8Tile(I.self, Rows5.self, a: a, b: b, groups: g.groups, prefetch: slice, rowScales: scales, c: c,
-                             ldc: g.ldc, columns: columns, correction0: correction0, correction1: correction1,
-                             scale0: scale0, scale1: scale1, bias0: bias0, bias1: bias1, activation: activation, residual: residual)
-            case 4: int8Tile(I.self, Rows4.self, a: a, b: b, groups: g.groups, prefetch: slice, rowScales: scales, c: c,
-                             ldc: g.ldc, columns: columns, correction0: correction0, correction1: correction1,
-                             scale0: scale0, scale1: scale1, bias0: bias0, bias1: bias1, activation: activation, residual: residual)
-            case 3: int8Tile(I.self, Rows3.self, a: a, b: b, groups: g.groups, prefetch: slice, rowScales: scales, c: c,
-                             ldc: g.ldc, columns: columns, correction0: correction0, correction1: correction1,
-                             scale0: scale0, scale1: scale1, bias0: bias0, bias1: bias1, activation: activation, residual: residual)
-            case 2: int8Tile(I.self, Rows2.self, a: a, b: b, groups: g.groups, prefetch: slice, rowScales: scales, c: c,
-                             ldc: g.ldc, columns: columns, correction0: correction0, correction1: correction1,
-                             scale0: scale0, scale1: scale1, bias0: bias0, bias1: bias1, activation: activation, residual: residual)
-            default: int8Tile(I.self, Rows1.self, a: a, b: b, groups: g.groups, prefetch: slice, rowScales: scales, c: c,
-                              ldc: g.ldc, columns: columns, correction0: correction0, correction1: correction1,
-                              scale0: scale0, scale1: scale1, bias0: bias0, bias1: bias1, activation: activation, residual: residual)
+            case 6: tile(Rows6.self)
+            case 5: tile(Rows5.self)
+            case 4: tile(Rows4.self)
+            case 3: tile(Rows3.self)
+            case 2: tile(Rows2.self)
+            default: tile(Rows1.self)
             }
             i += 6
         }

@@ -36,10 +36,6 @@ public struct CLIPTextEmbeddings: Sendable {
     public let positionEmbedding: Parameter
 
     /// Loads `token_embedding.weight` and `position_embedding.weight`.
-    ///
-    /// ```swift
-    /// let emb = try CLIPTextEmbeddings(root.scoped("text_model.embeddings"), config: config.text)
-    /// ```
     public init(_ reader: WeightReader, config: CLIPTextConfig) throws {
         // Borrowed from the mapping (F32 or int8): only the rows of tokens actually used are ever paged in.
         let shape = [config.vocabSize, config.hiddenSize]
@@ -100,10 +96,6 @@ public struct TextTransformer: Sendable {
     public let textProjection: LinearWeights
 
     /// Loads the tower from a root-scoped reader (`text_model.*`, `text_projection.*`).
-    ///
-    /// ```swift
-    /// let text = try TextTransformer(weights: root, config: config.text, projectionDim: config.projectionDim)
-    /// ```
     public init(weights root: WeightReader, config: CLIPTextConfig, projectionDim: Int,
                 compute: Compute) throws {
         self.config = config
@@ -117,10 +109,6 @@ public struct TextTransformer: Sendable {
     }
 
     /// Loads the tower from a Hugging Face directory, rejecting unexpected `text_model.*` tensors.
-    ///
-    /// ```swift
-    /// let text = try TextTransformer(directory: "/models/clip-vit-base-patch32")
-    /// ```
     public init(directory: String, options: LoadOptions = LoadOptions()) throws {
         let config = try CLIPConfig(contentsOf: directory + "/config.json")
         let root = WeightReader(file: try SafeTensorsFile(path: directory + "/model.safetensors"))
@@ -131,10 +119,6 @@ public struct TextTransformer: Sendable {
 
     /// The position HF pools at: the highest id when `eos_token_id == 2` (legacy OpenAI configs), otherwise
     /// the first `eos_token_id` (0 when absent, as `argmax` of an all-false mask gives).
-    ///
-    /// ```swift
-    /// text.poolingPosition([49406, 320, 1929, 49407])   // 3
-    /// ```
     public func poolingPosition(_ ids: [Int]) -> Int {
         if config.eosTokenId == 2 {
             var best = 0
@@ -145,10 +129,6 @@ public struct TextTransformer: Sendable {
     }
 
     /// Projected text features (`get_text_features`) for token sequences of any lengths (no padding needed).
-    ///
-    /// ```swift
-    /// let f = try text.textFeatures([[49406, 320, 1929, 49407]])   // Tensor (1, 512)
-    /// ```
     public func textFeatures(_ ids: [[Int]]) throws -> Tensor {
         try forward(ids).textEmbeds
     }
@@ -168,10 +148,6 @@ public struct TextTransformer: Sendable {
 
     /// The full forward pass. Each sequence runs only up to its pooling (EOT) token unless `fullSequences`:
     /// attention is causal, so the EOT output does not depend on later tokens and this is exact.
-    ///
-    /// ```swift
-    /// let out = try text.forward(ids, keepHiddenStates: true, fullSequences: true)
-    /// ```
     public func forward(_ ids: [[Int]], keepHiddenStates: Bool = false, fullSequences: Bool = false) throws -> TextOutput {
         try validate(ids)
         let c = config.hiddenSize

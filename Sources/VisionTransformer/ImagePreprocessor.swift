@@ -25,10 +25,6 @@ public struct ImagePreprocessor: Sendable, Equatable {
     public var std: [Float] = [0.26862954, 0.26130258, 0.27577711]
 
     /// OpenAI CLIP's preprocessing at `size` (224 for ViT-B/32).
-    ///
-    /// ```swift
-    /// let pre = ImagePreprocessor(size: 224)
-    /// ```
     public init(size: Int = 224) {
         shortestEdge = size
         cropHeight = size
@@ -36,10 +32,6 @@ public struct ImagePreprocessor: Sendable, Equatable {
     }
 
     /// Reads a `preprocessor_config.json` (keys as transformers writes them; missing keys keep CLIP defaults).
-    ///
-    /// ```swift
-    /// let pre = try ImagePreprocessor(contentsOf: dir + "/preprocessor_config.json")
-    /// ```
     /// - Throws: ``ConfigError`` naming the field.
     public init(contentsOf path: String) throws {
         self.init()
@@ -97,10 +89,6 @@ public struct ImagePreprocessor: Sendable, Equatable {
 
     /// transformers' `get_resize_output_image_size(default_to_square=False)`: the short side becomes
     /// `shortestEdge`, the long side `int(shortestEdge * long / short)`.
-    ///
-    /// ```swift
-    /// ImagePreprocessor().resizedSize(width: 640, height: 480)   // (298, 224)
-    /// ```
     public func resizedSize(width: Int, height: Int) -> (width: Int, height: Int) {
         guard doResize else { return (width, height) }
         let short = min(width, height), long = max(width, height)
@@ -109,10 +97,6 @@ public struct ImagePreprocessor: Sendable, Equatable {
     }
 
     /// Preprocesses an image to `pixel_values` (3, H, W), CHW, as a flat array.
-    ///
-    /// ```swift
-    /// let chw = ImagePreprocessor()(image)   // count == 3 * 224 * 224
-    /// ```
     public func callAsFunction(_ image: RGBImage) -> [Float] {
         preprocess(image, parallel: { parts, body in for i in 0..<parts { body(i) } })
     }

@@ -16,10 +16,6 @@ public struct CLIPVisionEmbeddings: Sendable {
     public let config: CLIPVisionConfig
 
     /// Loads `class_embedding`, `patch_embedding.weight`, `position_embedding.weight`.
-    ///
-    /// ```swift
-    /// let emb = try CLIPVisionEmbeddings(root.scoped("vision_model.embeddings"), config: config.vision)
-    /// ```
     public init(_ reader: WeightReader, config: CLIPVisionConfig, compute: Compute) throws {
         let c = config.hiddenSize, p = config.patchSize
         self.config = config
@@ -102,10 +98,6 @@ public struct VisionTransformer: Sendable {
     public let preprocessor: ImagePreprocessor
 
     /// Loads the tower from a root-scoped reader over a CLIP checkpoint (`vision_model.*`, `visual_projection.*`).
-    ///
-    /// ```swift
-    /// let vision = try VisionTransformer(weights: root, config: config.vision, projectionDim: config.projectionDim)
-    /// ```
     public init(weights root: WeightReader, config: CLIPVisionConfig, projectionDim: Int,
                 preprocessor: ImagePreprocessor? = nil, compute: Compute) throws {
         self.config = config
@@ -122,10 +114,6 @@ public struct VisionTransformer: Sendable {
 
     /// Loads the tower from a Hugging Face directory (`config.json`, `model.safetensors`, optional
     /// `preprocessor_config.json`), rejecting unexpected `vision_model.*` tensors.
-    ///
-    /// ```swift
-    /// let vision = try VisionTransformer(directory: "/models/clip-vit-base-patch32")
-    /// ```
     public init(directory: String, options: LoadOptions = LoadOptions()) throws {
         let config = try CLIPConfig(contentsOf: directory + "/config.json")
         let root = WeightReader(file: try SafeTensorsFile(path: directory + "/model.safetensors"))
@@ -137,19 +125,11 @@ public struct VisionTransformer: Sendable {
     }
 
     /// ``preprocessor`` applied to `image`, its resize spread over this tower's threads.
-    ///
-    /// ```swift
-    /// let pixels = vision.preprocess(try ImageDecoder().decode(path: "cat.jpg"))   // 3·224·224 floats
-    /// ```
     public func preprocess(_ image: RGBImage) -> [Float] {
         preprocessor.preprocess(image, parallel: encoder.compute.parallel)
     }
 
     /// Projected image features (`get_image_features`) for `batch` images of preprocessed pixels.
-    ///
-    /// ```swift
-    /// let f = try vision.imageFeatures(pixels, batch: 2)   // Tensor (2, 512)
-    /// ```
     /// - Throws: ``TensorError/shapeMismatch(expected:actual:)`` if `pixels` is not `batch·3·S·S` floats.
     public func imageFeatures(_ pixels: [Float], batch: Int) throws -> Tensor {
         try forward(pixels, batch: batch, keepHiddenStates: false).imageEmbeds
