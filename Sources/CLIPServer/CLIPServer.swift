@@ -48,6 +48,10 @@ public struct ServerConfiguration: Sendable {
     public var remoteTimeout: Duration = .seconds(10)
     /// Threads that decode and preprocess images (0: one per core).
     public var decodeThreads = 0
+    /// API keys; when set, every route but `/health` needs `Authorization: Bearer KEY`.
+    public var apiKeys: [APIKey] = []
+    /// Listen on a non-loopback address without API keys (refused otherwise).
+    public var insecureNoAuth = false
 
     public init() {}
 
@@ -64,6 +68,9 @@ public struct ServerConfiguration: Sendable {
         if remoteMaxBytes < 1 { return "--remote-max-mb must be positive" }
         if remoteTimeout <= .zero { return "--remote-timeout must be positive" }
         if modelName.isEmpty { return "--model-name must not be empty" }
+        if apiKeys.isEmpty && !insecureNoAuth && !AccessControl.isLoopbackBind(host) {
+            return "refusing to listen on \(host) without API keys: anyone who can reach it could use it. Give --api-key-file FILE or $CLIP_API_KEYS (or --insecure-no-auth to accept everyone)"
+        }
         return nil
     }
 }

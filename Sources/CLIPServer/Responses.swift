@@ -99,6 +99,8 @@ struct AccessLogLine: Encodable {
     let status: Int
     let durationMs: Double
     let bytes: Int
+    /// The API key's name (never the key), when keys are configured.
+    let key: String?
 }
 
 /// The encoder every response goes through: snake_case keys in sorted order, slashes unescaped. Embeddings and

@@ -48,7 +48,15 @@ public struct APIResponder: HTTPResponder {
         let start = ContinuousClock.now
         let path = request.uri.path
         var reply: Reply
+        var keyName: String?
         do {
+            do {
+                keyName = try AccessControl.check(request, path: path, configuration: server.configuration)
+            } catch {
+                // Refused before reading: read (and drop) the body so the client sees the answer.
+                await APIResponder.drain(request.body, upTo: APIResponder.drainLimit(server.configuration.maxBodyBytes))
+                throw error
+            }
             reply = try await route(request, path: path)
         } catch {
             reply = Reply(APIError.from(error))
@@ -64,7 +72,7 @@ public struct APIResponder: HTTPResponder {
         let ms = Double(elapsed.components.seconds) * 1e3 + Double(elapsed.components.attoseconds) * 1e-15
         let line = AccessLogLine(time: APIResponder.timeFormat.format(Date()), method: request.method.rawValue, path: path,
                                  status: Int(reply.status.code), durationMs: (ms * 1000).rounded() / 1000,
-                                 bytes: isHead ? 0 : reply.body.count)
+                                 bytes: isHead ? 0 : reply.body.count, key: keyName)
         server.accessLog.write(String(decoding: ResponseJSON.encode(line), as: UTF8.self))
         return response
     }

@@ -40,6 +40,11 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("remote-timeout"), help: "Time limit in seconds for fetching one remote image.")
     var remoteTimeout: Double = 10
     @Flag(name: .customLong("no-access-log"), help: "Do not write the JSON access log to stderr.") var noAccessLog = false
+    @Option(name: .customLong("api-key-file"),
+            help: "File of API keys, one per line, optionally name:key (also $CLIP_API_KEYS, comma-separated). With keys, every route but /health needs Authorization: Bearer KEY.")
+    var apiKeyFile: String?
+    @Flag(name: .customLong("insecure-no-auth"), help: "Allow a non-loopback --host without API keys.")
+    var insecureNoAuth = false
     @Option(name: .long, help: "Search index for POST /v1/search (built with `clip search index` and the same weights).")
     var index: String?
 
@@ -65,6 +70,17 @@ struct Serve: AsyncParsableCommand {
             config.allowRemoteImages = allowRemoteImages
             config.remoteMaxBytes = Int(remoteMaxMB * 1024 * 1024)
             config.remoteTimeout = .milliseconds(Int64((remoteTimeout * 1000).rounded()))
+            if let apiKeyFile {
+                guard let text = String(data: try Data(contentsOf: URL(fileURLWithPath: apiKeyFile)), encoding: .utf8) else {
+                    throw ValidationError("\(apiKeyFile): not UTF-8 text")
+                }
+                config.apiKeys += try APIKey.parse(text, source: apiKeyFile)
+            }
+            if let env = ProcessInfo.processInfo.environment["CLIP_API_KEYS"], !env.isEmpty {
+                config.apiKeys += try APIKey.parse(env, separator: ",", source: "$CLIP_API_KEYS")
+            }
+            if let file = apiKeyFile, config.apiKeys.isEmpty { throw ValidationError("\(file) holds no API key") }
+            config.insecureNoAuth = insecureNoAuth
             if let message = config.validationError() { throw ValidationError(message) }
             let clip = try CLIP(directory: dir, options: weights.loadOptions())
             let searchIndex = try index.map { try ImageIndex(path: $0, compute: clip.model.compute) }
@@ -81,7 +97,7 @@ struct Serve: AsyncParsableCommand {
                     "event": "listening", "url": "http://\(shownHost):\(port)", "model": config.modelName,
                     "batching": config.batching, "max_batch": config.maxBatch, "max_queue": config.maxQueue,
                     "batch_wait_ms": Double(wait.seconds) * 1e3 + Double(wait.attoseconds) / 1e15,
-                    "remote_images": config.allowRemoteImages,
+                    "remote_images": config.allowRemoteImages, "api_keys": config.apiKeys.count,
                 ]
                 if let data = try? JSONSerialization.data(withJSONObject: event, options: [.sortedKeys, .withoutEscapingSlashes]) {
                     FileHandle.standardError.write(data + Data("\n".utf8))

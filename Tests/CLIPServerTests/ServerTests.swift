@@ -175,7 +175,7 @@ struct EmbeddingsTests {
     @Test func badRequests() async throws {
         try await withServer(configure: { $0.maxInputs = 3; $0.maxImagesPerRequest = 1 }) { client, _ in
             func send(_ raw: String) async throws -> TestResponse {
-                try await client.execute(uri: "/v1/embeddings", method: .post, body: ByteBuffer(string: raw))
+                try await client.execute(uri: "/v1/embeddings", method: .post, headers: [.contentType: "application/json"], body: ByteBuffer(string: raw))
             }
             expectError(try await send("{\"input\": [\"a\""), .badRequest, code: "invalid_json")
             expectError(try await send("not json"), .badRequest, code: "invalid_json")
@@ -252,10 +252,10 @@ struct EmbeddingsTests {
         // Body over --max-body-mb: by Content-Length, and streamed without one.
         try await withServer(configure: { $0.maxBodyBytes = 4096 }) { client, _ in
             let big = jsonBody(["input": String(repeating: "a", count: 5000)])
-            let r = try await client.execute(uri: "/v1/embeddings", method: .post, body: big)
+            let r = try await client.execute(uri: "/v1/embeddings", method: .post, headers: [.contentType: "application/json"], body: big)
             expectError(r, .contentTooLarge, code: "request_too_large")
             let declared = try await client.execute(uri: "/v1/classify", method: .post,
-                                                    headers: [.contentLength: String(big.readableBytes)], body: big)
+                                                    headers: [.contentLength: String(big.readableBytes), .contentType: "application/json"], body: big)
             expectError(declared, .contentTooLarge, code: "request_too_large")
         }
         // Decoded image over --max-image-pixels.
@@ -337,7 +337,7 @@ struct ClassifyTests {
             for (body, param) in cases {
                 expectError(try await post(client, "/v1/classify", body), .badRequest, param: .some(param))
             }
-            expectError(try await client.execute(uri: "/v1/classify", method: .post, body: ByteBuffer(string: "{")),
+            expectError(try await client.execute(uri: "/v1/classify", method: .post, headers: [.contentType: "application/json"], body: ByteBuffer(string: "{")),
                         .badRequest, code: "invalid_json")
         }
     }
@@ -352,10 +352,10 @@ struct BatchingTests {
         let png = image("sq_224x224.png")
         let body = jsonBody(["input": ["a red circle", ["image": dataURL(png)]], "encoding_format": "base64"])
         let on = try await withServer(configure: { $0.batching = true }) { client, _ in
-            embeddings(json(try await client.execute(uri: "/v1/embeddings", method: .post, body: body)))
+            embeddings(json(try await client.execute(uri: "/v1/embeddings", method: .post, headers: [.contentType: "application/json"], body: body)))
         }
         let off = try await withServer(configure: { $0.batching = false }) { client, _ in
-            embeddings(json(try await client.execute(uri: "/v1/embeddings", method: .post, body: body)))
+            embeddings(json(try await client.execute(uri: "/v1/embeddings", method: .post, headers: [.contentType: "application/json"], body: body)))
         }
         #expect(on == off)
         #expect(on.count == 2)
@@ -378,7 +378,7 @@ struct BatchingTests {
                 let out = try await withThrowingTaskGroup(of: (Int, [[Float]]).self) { group in
                     for (i, body) in bodies.enumerated() {
                         group.addTask {
-                            let r = try await client.execute(uri: "/v1/embeddings", method: .post, body: body)
+                            let r = try await client.execute(uri: "/v1/embeddings", method: .post, headers: [.contentType: "application/json"], body: body)
                             #expect(r.status == .ok)
                             return (i, embeddings(json(r)))
                         }

@@ -1,0 +1,100 @@
+// Who may call the API: bearer API keys (constant-time), loopback Host headers without keys, JSON-only POSTs.
+
+import Foundation
+import Hummingbird
+
+/// One API key and the name the access log shows for it (the key itself is never logged).
+public struct APIKey: Sendable, Equatable {
+    public let name: String
+    public let key: String
+
+    public init(name: String, key: String) {
+        self.name = name
+        self.key = key
+    }
+
+    /// Parses a key list: one key per line (or per comma in `$CLIP_API_KEYS`), optionally `name:key`; blank lines
+    /// and lines starting with `#` are skipped. Unnamed keys are called `key1`, `key2`, ….
+    ///
+    /// - Throws: ``ServerConfigurationError`` for a key shorter than 16 characters or with whitespace inside.
+    public static func parse(_ text: String, separator: Character = "\n", source: String) throws -> [APIKey] {
+        var keys: [APIKey] = []
+        for raw in text.split(separator: separator) {
+            let line = raw.trimmingCharacters(in: .whitespaces)
+            if line.isEmpty || line.hasPrefix("#") { continue }
+            let parts = line.split(separator: ":", maxSplits: 1).map(String.init)
+            let (name, key) = parts.count == 2 ? (parts[0], parts[1]) : ("key\(keys.count + 1)", parts[0])
+            guard key.count >= 16, !key.contains(where: \.isWhitespace) else {
+                throw ServerConfigurationError(message: "\(source): API key \"\(name)\" must be at least 16 characters without spaces")
+            }
+            keys.append(APIKey(name: name, key: key))
+        }
+        return keys
+    }
+}
+
+enum AccessControl {
+    /// The name of the key that `Authorization: Bearer …` presents, comparing against every key in constant time
+    /// (no early exit on the first differing byte or key); nil when it matches none.
+    static func keyName(_ authorization: String?, keys: [APIKey]) -> String? {
+        guard let authorization, authorization.hasPrefix("Bearer ") else { return nil }
+        let given = Array(authorization.dropFirst(7).utf8)
+        var found: String?
+        for k in keys {
+            let want = Array(k.key.utf8)
+            var diff = UInt8(truncatingIfNeeded: given.count ^ want.count)
+            for i in 0..<want.count { diff |= want[i] ^ (i < given.count ? given[i] : 0) }
+            if diff == 0 && found == nil { found = k.name }
+        }
+        return found
+    }
+
+    /// Whether a `Host` header names this machine's loopback (DNS rebinding sends a foreign name to 127.0.0.1).
+    static func isLoopbackHost(_ host: String?) -> Bool {
+        guard let host, !host.isEmpty else { return true }   // no Host: not a browser
+        var name = host.lowercased()
+        if name.hasPrefix("[") {
+            name = String(name.dropFirst().prefix { $0 != "]" })
+        } else if let colon = name.lastIndex(of: ":") {
+            name = String(name[..<colon])
+        }
+        return name == "localhost" || name == "::1" || name.hasPrefix("127.") && name.split(separator: ".").count == 4
+            && name.split(separator: ".").allSatisfy { UInt8($0) != nil }
+    }
+
+    /// Whether `address` (a `--host` value) only accepts connections from this machine.
+    static func isLoopbackBind(_ address: String) -> Bool {
+        address == "localhost" || address == "::1" || address.hasPrefix("127.")
+    }
+
+    /// The checks every request passes before its route: keys (all routes but /health), Host (loopback without
+    /// keys), and a JSON content type on POST.
+    static func check(_ request: Request, path: String, configuration c: ServerConfiguration) throws -> String? {
+        var keyName: String?
+        if !c.apiKeys.isEmpty && path != "/health" {
+            guard let name = AccessControl.keyName(request.headers[.authorization], keys: c.apiKeys) else {
+                throw APIError(status: .unauthorized,
+                               message: "Incorrect API key provided. Send it as the header Authorization: Bearer YOUR_KEY.",
+                               code: "invalid_api_key", headers: [.wwwAuthenticate: "Bearer"])
+            }
+            keyName = name
+        }
+        // HTTP/1 puts Host in the authority; a Host field that arrived as a header is checked too.
+        let host = request.headers.first { $0.name.canonicalName == "host" }?.value ?? request.head.authority
+        if c.apiKeys.isEmpty && isLoopbackBind(c.host) && !isLoopbackHost(host) {
+            throw APIError(status: .forbidden,
+                           message: "this server only answers requests addressed to localhost (Host: \(host ?? ""))",
+                           code: "invalid_host")
+        }
+        // Only for the POST routes: an unknown path or method still gets its 404 or 405.
+        if request.method == .post, APIResponder.routes[path]?.contains(.post) == true {
+            let type = request.headers[.contentType]?.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased()
+            guard type == "application/json" else {
+                throw APIError(status: .unsupportedMediaType,
+                               message: "POST bodies must be JSON: send Content-Type: application/json",
+                               code: "unsupported_content_type")
+            }
+        }
+        return keyName
+    }
+}

@@ -1,0 +1,89 @@
+// API keys, loopback Host headers without keys, JSON-only POSTs, and refusing to expose the server without keys.
+
+@testable import CLIPServer
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Testing
+
+@Suite("Access control")
+struct AccessTests {
+    static let key = "sk-test-0123456789abcdef"
+
+    func embed(_ client: any TestClientProtocol, headers: HTTPFields) async throws -> TestResponse {
+        var h = headers
+        if h[.contentType] == nil { h[.contentType] = "application/json" }
+        return try await client.execute(uri: "/v1/embeddings", method: .post, headers: h, body: jsonBody(["input": "a cat"]))
+    }
+
+    @Test func apiKeys() async throws {
+        let log = LogCapture()
+        try await withServer(log: log, configure: { $0.apiKeys = [APIKey(name: "alice", key: Self.key)] }) { client, _ in
+            for auth in [nil, "Bearer wrong-key-0123456789", "Bearer " + Self.key.dropLast() + "X", Self.key, "bearer " + Self.key] {
+                var h: HTTPFields = [:]
+                if let auth { h[.authorization] = auth }
+                let r = try await embed(client, headers: h)
+                expectError(r, .unauthorized, code: "invalid_api_key")
+                #expect(r.headers[.wwwAuthenticate] == "Bearer")
+            }
+            let ok = try await embed(client, headers: [.authorization: "Bearer " + Self.key])
+            #expect(ok.status == .ok)
+            let models = try await client.execute(uri: "/v1/models", method: .get, headers: [:])
+            expectError(models, .unauthorized, code: "invalid_api_key")
+            let health = try await client.execute(uri: "/health", method: .get, headers: [:])
+            #expect(health.status == .ok)
+        }
+        #expect(log.lines.contains { $0.contains("\"key\":\"alice\"") })
+        #expect(!log.lines.contains { $0.contains(Self.key) }, "the key itself is never logged")
+    }
+
+    @Test("without keys on loopback, only loopback Host headers are served (DNS rebinding)")
+    func loopbackHosts() async throws {
+        try await withServer { client, _ in
+            for host in ["evil.example.com", "evil.example.com:8080", "127.0.0.1.evil.com", "10.0.0.1"] {
+                let r = try await embed(client, headers: [.init("Host")!: host])
+                expectError(r, .forbidden, code: "invalid_host")
+            }
+            for host in ["localhost", "localhost:8080", "127.0.0.1:8080", "[::1]:8080", "127.0.0.2"] {
+                let r = try await embed(client, headers: [.init("Host")!: host])
+                #expect(r.status == .ok, "\(host): \(String(buffer: r.body))")
+            }
+        }
+    }
+
+    @Test("POST bodies must be JSON: 415 otherwise")
+    func contentType() async throws {
+        try await withServer { client, _ in
+            for type in ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"] {
+                let r = try await embed(client, headers: [.contentType: type])
+                expectError(r, .unsupportedMediaType, code: "unsupported_content_type")
+            }
+            let missing = try await client.execute(uri: "/v1/embeddings", method: .post, headers: [:], body: jsonBody(["input": "a"]))
+            expectError(missing, .unsupportedMediaType, code: "unsupported_content_type")
+            let charset = try await embed(client, headers: [.contentType: "application/json; charset=utf-8"])
+            #expect(charset.status == .ok)
+        }
+    }
+
+    @Test("a non-loopback address needs keys or --insecure-no-auth")
+    func exposure() throws {
+        var c = ServerConfiguration()
+        c.host = "0.0.0.0"
+        #expect(c.validationError()?.contains("without API keys") == true)
+        c.insecureNoAuth = true
+        #expect(c.validationError() == nil)
+        c.insecureNoAuth = false
+        c.apiKeys = [APIKey(name: "k", key: Self.key)]
+        #expect(c.validationError() == nil)
+        c.apiKeys = []
+        c.host = "127.0.0.1"
+        #expect(c.validationError() == nil)
+    }
+
+    @Test func keyFileParsing() throws {
+        let keys = try APIKey.parse("# team keys\nalice:\(Self.key)\n\n  \(Self.key)x  \n", source: "keys.txt")
+        #expect(keys == [APIKey(name: "alice", key: Self.key), APIKey(name: "key2", key: Self.key + "x")])
+        #expect(throws: ServerConfigurationError.self) { try APIKey.parse("bob:short", source: "keys.txt") }
+        #expect(try APIKey.parse("a:\(Self.key),b:\(Self.key)y", separator: ",", source: "env").map(\.name) == ["a", "b"])
+    }
+}
