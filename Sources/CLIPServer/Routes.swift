@@ -319,7 +319,11 @@ public struct APIResponder: HTTPResponder {
         let clip = server.clip
         let contextLength = clip.model.config.text.maxPositionEmbeddings
         let tokenizer = try clip.tokenizer
-        var tokens = texts.reduce(0) { $0 + min(tokenizer.encode($1).count, contextLength) }
+        // Counting tokens cleans and tokenises: on the decode pool, each text cut to the head that matters.
+        let textList = texts
+        var tokens = try await engine.offload {
+            textList.reduce(0) { $0 + min(tokenizer.encode(CLIP.contextPrefix($1, words: contextLength)).count, contextLength) }
+        }
         tokens += images.count * clip.model.config.vision.numPositions
 
         // Room in the queue is claimed first, so a full server answers 503 before decoding anything. Texts go to

@@ -226,7 +226,7 @@ public final class CLIP: Sendable {
         for start in stride(from: 0, to: texts.count, by: CLIP.textBatch) {
             try Task.checkCancellation()
             let ids = texts[start..<min(start + CLIP.textBatch, texts.count)].map { text -> [Int] in
-                var t = tok.encode(text)
+                var t = tok.encode(CLIP.contextPrefix(text, words: limit))
                 if t.count > limit { t = Array(t.prefix(limit)); t[limit - 1] = tok.endOfText }
                 return t
             }
@@ -241,6 +241,36 @@ public final class CLIP: Sendable {
 
     /// Texts encoded per forward pass.
     static let textBatch = 64
+
+    /// The head of `text` that decides its first `words` tokens: up to the `words`-th whitespace-separated word
+    /// (each word gives at least one token, and cleaning and pre-tokenisation never join words), stopping inside a
+    /// word longer than 4,096 characters (it alone gives more tokens than the context holds). A 20 MB input costs
+    /// only its head; `TokenizerTests` checks the first 77 ids against the whole text's.
+    ///
+    /// ```swift
+    /// CLIP.contextPrefix("a b c d", words: 2)   // "a b "
+    /// ```
+    package static func contextPrefix(_ text: String, words: Int) -> String {
+        var out = String.UnicodeScalarView()
+        var count = 0, wordLength = 0
+        for u in text.unicodeScalars {
+            if u.properties.isWhitespace {
+                wordLength = 0
+                out.append(u)
+                continue
+            }
+            if wordLength == 0 {
+                count += 1
+                if count > words { break }
+            }
+            wordLength += 1
+            // No CLIP token spans more than 32 bytes: a word of 4,096 characters alone overfills the context.
+            if wordLength > 4096 { break }
+            out.append(u)
+        }
+        return String(out)
+    }
+
     /// Images encoded per forward pass.
     package static let imageBatch = 8
 

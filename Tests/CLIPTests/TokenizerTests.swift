@@ -27,6 +27,26 @@ struct TokenizerTests {
         #expect(failures.isEmpty, "\(failures.count) of \(corpus.count) differ:\n\(failures.prefix(10).joined(separator: "\n"))")
     }
 
+    @Test("the head CLIP.contextPrefix keeps tokenises to the same 77 ids as the whole text")
+    func contextPrefixIsExact() throws {
+        let tok = try CLIPTokenizer.shared()
+        let corpus = try loadJSON(fixtures + "/tokenizer/corpus.json").arrayValue ?? []
+        #expect(corpus.count >= 500)
+        var texts = corpus.compactMap { $0["text"]?.stringValue }
+        // Long inputs: the corpus repeated, whitespace runs, HTML entities and punctuation across many words.
+        texts += corpus.prefix(50).compactMap { $0["text"]?.stringValue }.map { String(repeating: $0 + " ", count: 40) }
+        texts += ["a" + String(repeating: " \t\n", count: 5000) + "b c", String(repeating: "x&amp;y, ", count: 3000),
+                  String(repeating: "Hello!!! World's 12,345 ", count: 500)]
+        for text in texts {
+            let full = Array(tok.encode(text).prefix(77))
+            let head = Array(tok.encode(CLIP.contextPrefix(text, words: 77)).prefix(77))
+            #expect(head == full, "\(text.prefix(60).debugDescription)")
+        }
+        // A 20 MB input is cut to its head: one long word, then words.
+        let huge = String(repeating: "z", count: 10 << 20) + String(repeating: " word", count: 2 << 20)
+        #expect(CLIP.contextPrefix(huge, words: 77).utf8.count < 5000)
+    }
+
     @Test("special tokens, context length and truncation")
     func specials() throws {
         let tok = try CLIPTokenizer.shared()
