@@ -33,6 +33,14 @@ extension ImageDecoder {
         return image.applyingEXIFOrientation(EXIF.orientation(webp: b))
     }
 
+    /// The canvas size from the header alone.
+    static func webpDimensions(_ b: UnsafeBufferPointer<UInt8>) throws -> (width: Int, height: Int) {
+        var w: Int32 = 0, h: Int32 = 0, alpha: Int32 = 0, animated: Int32 = 0
+        let info = clip_webp_info(b.baseAddress, b.count, &w, &h, &alpha, &animated)
+        guard info == Int32(CLIP_WEBP_OK) else { throw ImageDecoder.webpError(info, stage: "header") }
+        return (Int(w), Int(h))
+    }
+
     static func webpError(_ code: Int32, stage: String) -> ImageError {
         switch code {
         case Int32(CLIP_WEBP_ERR_NOT_WEBP): return .unsupportedFormat("not a WebP file Pillow would open")

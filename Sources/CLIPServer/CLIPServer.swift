@@ -24,7 +24,9 @@ public struct ServerConfiguration: Sendable {
     /// Largest accepted request body in bytes (larger → 413).
     public var maxBodyBytes = 20 << 20
     /// Largest accepted decoded image, in pixels (larger → 413).
-    public var maxImagePixels = 50_000_000
+    public var maxImagePixels = 16_777_216
+    /// Largest total of decoded pixels over one request's images (each checked from its header before decoding).
+    public var maxRequestPixels = 67_108_864
     /// Most inputs in one `/v1/embeddings` request (OpenAI's limit is 2048).
     public var maxInputs = 2048
     /// Most images in one `/v1/embeddings` request (each decodes to a 3×S×S float buffer, 0.6 MB at 224 px).
@@ -61,6 +63,7 @@ public struct ServerConfiguration: Sendable {
         if !(0...65535).contains(port) { return "--port must be in 0...65535" }
         if maxBodyBytes < 1024 { return "--max-body-mb must be at least 0.001 (1 KiB)" }
         if maxImagePixels < 1 { return "--max-image-pixels must be at least 1" }
+        if maxRequestPixels < maxImagePixels { return "--max-request-pixels must be at least --max-image-pixels" }
         if maxInputs < 1 || maxImagesPerRequest < 1 || maxLabels < 1 { return "input limits must be at least 1" }
         if maxBatch < 1 || maxBatch > 4096 { return "--max-batch must be in 1...4096" }
         if maxQueue < 1 { return "--max-queue must be at least 1" }

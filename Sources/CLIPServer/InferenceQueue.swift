@@ -5,6 +5,7 @@
 import CLIPZeroShot
 import Tensor
 import Foundation
+import Synchronization
 
 /// One unit of model work.
 enum JobPayload: Sendable {
@@ -276,9 +277,33 @@ final class InferenceEngine: Sendable {
     }
 
     /// Decodes and preprocesses an encoded image: (3, S, S) float32, as the library feeds the vision tower.
-    func pixelValues(_ bytes: [UInt8]) throws -> [Float] {
-        clip.model.vision.preprocess(try decoder.decode(bytes))
+    func pixelValues(_ bytes: [UInt8], budget: PixelBudget? = nil) throws -> [Float] {
+        if let budget {
+            let (w, h) = try decoder.dimensions(bytes)
+            try budget.take(max(0, w) * max(0, h))
+        }
+        return clip.model.vision.preprocess(try decoder.decode(bytes))
     }
 
     func shutdown() { queue.close() }
+}
+
+/// The decoded pixels one request may claim across all its images, taken from each image's header before it decodes.
+final class PixelBudget: Sendable {
+    let limit: Int
+    private let used = Mutex(0)
+
+    init(limit: Int) { self.limit = limit }
+
+    func take(_ pixels: Int) throws {
+        let total = used.withLock { u -> Int in
+            u += pixels
+            return u
+        }
+        guard total <= limit else {
+            throw APIError.tooLarge(
+                "the images of this request declare more than \(limit) pixels in all (--max-request-pixels)",
+                code: "image_too_large")
+        }
+    }
 }

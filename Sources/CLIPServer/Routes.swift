@@ -202,7 +202,7 @@ public struct APIResponder: HTTPResponder {
 
     /// One image reference to preprocessed pixels: base64 decoding and image decoding run on the decode pool;
     /// remote URLs are fetched only when allowed.
-    func pixels(_ ref: ImageReference, param: String) async throws -> [Float] {
+    func pixels(_ ref: ImageReference, param: String, budget: PixelBudget? = nil) async throws -> [Float] {
         let engine = server.engine
         do {
             switch ref {
@@ -211,7 +211,7 @@ public struct APIResponder: HTTPResponder {
                 return try await engine.offload {
                     let bytes = try decodeBase64(text, param: param)
                     if bytes.count > limit { throw ImageError.tooManyBytes(size: bytes.count, limit: limit) }
-                    return try engine.pixelValues(bytes)
+                    return try engine.pixelValues(bytes, budget: budget)
                 }
             case .remote(let url):
                 guard server.configuration.allowRemoteImages else {
@@ -221,7 +221,7 @@ public struct APIResponder: HTTPResponder {
                 }
                 let bytes = try await RemoteImageFetcher.fetch(
                     url, maxBytes: server.configuration.remoteMaxBytes, timeout: server.configuration.remoteTimeout)
-                return try await engine.offload { try engine.pixelValues(bytes) }
+                return try await engine.offload { try engine.pixelValues(bytes, budget: budget) }
             }
         } catch {
             throw APIError.from(error, param: param)
@@ -335,9 +335,10 @@ public struct APIResponder: HTTPResponder {
         }
         let pixelValues: [[Float]]
         do {
+            let budget = PixelBudget(limit: server.configuration.maxRequestPixels)
             pixelValues = try await withThrowingTaskGroup(of: (Int, [Float]).self) { group in
                 for (k, (ref, param)) in images.enumerated() {
-                    group.addTask { (k, try await self.pixels(ref, param: param)) }
+                    group.addTask { (k, try await self.pixels(ref, param: param, budget: budget)) }
                 }
                 var out = [[Float]](repeating: [], count: images.count)
                 for try await (k, p) in group { out[k] = p }

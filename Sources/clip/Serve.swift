@@ -24,7 +24,10 @@ struct Serve: AsyncParsableCommand {
     var modelName: String?
     @Option(name: .customLong("max-body-mb"), help: "Largest request body in MiB (larger → 413).") var maxBodyMB: Double = 20
     @Option(name: .customLong("max-image-pixels"), help: "Largest decoded image in pixels (larger → 413).")
-    var maxImagePixels = 50_000_000
+    var maxImagePixels = 16_777_216
+    @Option(name: .customLong("max-request-pixels"),
+            help: "Largest total of decoded pixels over one request's images (checked from their headers before decoding).")
+    var maxRequestPixels = 67_108_864
     @Option(name: .customLong("max-images"), help: "Most images in one /v1/embeddings request.") var maxImages = 64
     @Flag(name: .customLong("no-batching"), help: "Run each request's forward pass alone.") var noBatching = false
     @Option(name: .customLong("batch-wait-ms"),
@@ -62,6 +65,7 @@ struct Serve: AsyncParsableCommand {
             config.modelName = modelName ?? URL(fileURLWithPath: dir).standardizedFileURL.lastPathComponent
             config.maxBodyBytes = Int(maxBodyMB * 1024 * 1024)
             config.maxImagePixels = maxImagePixels
+            config.maxRequestPixels = maxRequestPixels
             config.maxImagesPerRequest = maxImages
             config.batching = !noBatching
             config.batchWait = .microseconds(Int64((batchWaitMs * 1000).rounded()))

@@ -87,3 +87,24 @@ struct AccessTests {
         #expect(try APIKey.parse("a:\(Self.key),b:\(Self.key)y", separator: ",", source: "env").map(\.name) == ["a", "b"])
     }
 }
+
+@Suite("Cost bounds")
+struct CostBoundTests {
+    @Test("one request's images share a decoded-pixel budget, checked from their headers")
+    func requestPixelBudget() async throws {
+        let png = image("odd_225x301.png")   // 67,725 pixels
+        try await withServer(configure: { $0.maxImagePixels = 100_000; $0.maxRequestPixels = 100_000 }) { client, _ in
+            let one = try await post(client, "/v1/embeddings", ["input": [["image": dataURL(png)]]])
+            #expect(one.status == .ok)
+            let three = try await post(client, "/v1/embeddings", ["input": [["image": dataURL(png)], ["image": dataURL(png)], ["image": dataURL(png)]]])
+            expectError(three, .contentTooLarge, code: "image_too_large")
+        }
+    }
+
+    @Test func budgetArithmetic() throws {
+        let b = PixelBudget(limit: 10)
+        try b.take(6)
+        try b.take(4)
+        #expect(throws: APIError.self) { try b.take(1) }
+    }
+}

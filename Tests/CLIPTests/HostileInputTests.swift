@@ -1052,3 +1052,35 @@ extension HostileInputTests {
         print("HostileInputTests.tokenizer: 10,000 labels in \(t)")
     }
 }
+
+/// JPEGs whose entropy-coded data is far too short for their declared size are refused before decoding.
+struct ShortJPEGTests {
+    @Test("a small JPEG patched to declare 7000×7000 is refused from its header, not decoded")
+    func declaredSizeWithoutData() throws {
+        var bytes = try readFile(fixtures + "/fuzz-corpus/jpeg_baseline_420.jpg", limit: 1 << 20)
+        // Patch the SOF0 frame header's height and width.
+        var i = 2
+        var patched = false
+        while i + 9 < bytes.count {
+            guard bytes[i] == 0xFF else { break }
+            let marker = bytes[i + 1], length = Int(bytes[i + 2]) << 8 | Int(bytes[i + 3])
+            if marker == 0xC0 || marker == 0xC2 {
+                bytes[i + 5] = 0x1B; bytes[i + 6] = 0x58   // height 7000
+                bytes[i + 7] = 0x1B; bytes[i + 8] = 0x58   // width 7000
+                patched = true
+                break
+            }
+            i += 2 + length
+        }
+        try #require(patched)
+        #expect(bytes.count < 7000 * 7000 / 1024)
+        do {
+            _ = try ImageDecoder().decode(bytes)
+            Issue.record("decoded")
+        } catch let e as ImageError {
+            #expect(e.description.contains("far too short"), "\(e)")
+        }
+        // The header still reads, for budgets.
+        #expect(try ImageDecoder().dimensions(bytes) == (7000, 7000))
+    }
+}
