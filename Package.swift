@@ -43,6 +43,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
+        // NIOCore for the server's channel handle (closing a connection whose upload was refused).
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
         // `swift package generate-documentation` (DocC); used by no target, so consumers never fetch it.
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.4.0"),
     ],
@@ -85,7 +87,8 @@ let package = Package(
         // The OpenAI-compatible HTTP server: its own target, so the libraries stay free of server dependencies.
         .target(
             name: "CLIPServer",
-            dependencies: ["CLIPZeroShot", "CLIPSearch", "Tensor", .product(name: "Hummingbird", package: "hummingbird")]),
+            dependencies: ["CLIPZeroShot", "CLIPSearch", "Tensor", .product(name: "Hummingbird", package: "hummingbird"),
+                           .product(name: "NIOCore", package: "swift-nio")]),
 
         .executableTarget(
             name: "clip",

@@ -50,6 +50,10 @@ public struct ServerConfiguration: Sendable {
     public var remoteTimeout: Duration = .seconds(10)
     /// Threads that decode and preprocess images (0: one per core).
     public var decodeThreads = 0
+    /// Seconds a connection may sit idle (no request in progress) before it is closed.
+    public var idleTimeoutSeconds = 30
+    /// Most open connections; further ones wait in the accept backlog.
+    public var maxConnections = 512
     /// API keys; when set, every route but `/health` needs `Authorization: Bearer KEY`.
     public var apiKeys: [APIKey] = []
     /// Listen on a non-loopback address without API keys (refused otherwise).
@@ -63,6 +67,8 @@ public struct ServerConfiguration: Sendable {
         if !(0...65535).contains(port) { return "--port must be in 0...65535" }
         if maxBodyBytes < 1024 { return "--max-body-mb must be at least 0.001 (1 KiB)" }
         if maxImagePixels < 1 { return "--max-image-pixels must be at least 1" }
+        if idleTimeoutSeconds < 1 { return "--idle-timeout must be at least 1 second" }
+        if maxConnections < 1 { return "--max-connections must be at least 1" }
         if maxRequestPixels < maxImagePixels { return "--max-request-pixels must be at least --max-image-pixels" }
         if maxInputs < 1 || maxImagesPerRequest < 1 || maxLabels < 1 { return "input limits must be at least 1" }
         if maxBatch < 1 || maxBatch > 4096 { return "--max-batch must be in 1...4096" }
@@ -147,7 +153,11 @@ public final class CLIPServer: Sendable {
     {
         Application(
             responder: APIResponder(server: self),
-            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "clip"),
+            server: .http1(configuration: .init(
+                idleTimeout: .seconds(Int64(configuration.idleTimeoutSeconds)),
+                httpDecoderConfiguration: .init(maxHeaderFieldSize: 16 << 10, maxHeaderListSize: 32 << 10, maxHeaderFieldCount: 100))),
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "clip",
+                                 availableConnectionsDelegate: .maximum(configuration.maxConnections, logger: logger)),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
             logger: logger)
     }

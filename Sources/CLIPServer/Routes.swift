@@ -5,6 +5,7 @@ import CLIPZeroShot
 import Tensor
 import Foundation
 import Hummingbird
+import NIOCore
 
 /// A finished response before it becomes a Hummingbird `Response`.
 struct Reply {
@@ -28,9 +29,20 @@ struct Reply {
     }
 }
 
+/// The request context: Hummingbird's core storage plus the connection, so a refused upload can be cut off.
+public struct CLIPRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    let channel: any Channel
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        channel = source.channel
+    }
+}
+
 /// Hummingbird responder for the whole API.
 public struct APIResponder: HTTPResponder {
-    public typealias Context = BasicRequestContext
+    public typealias Context = CLIPRequestContext
     let server: CLIPServer
 
     static let timeFormat = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
@@ -64,6 +76,15 @@ public struct APIResponder: HTTPResponder {
         var headers = reply.headers
         headers[.contentType] = "application/json"
         headers[.contentLength] = String(reply.body.count)
+        // A refused request may have left part of its body unread: close the connection rather than parse the
+        // rest as the next request (or keep reading an endless upload).
+        if reply.status.code >= 400 && request.method == .post {
+            headers[.connection] = "close"
+            // Hummingbird would read the rest of the body before closing (forever, for an endless upload): close
+            // the connection once the answer has had time to leave.
+            let channel = context.channel
+            channel.eventLoop.scheduleTask(in: .seconds(1)) { channel.close(promise: nil) }
+        }
         let isHead = request.method == .head
         let response = Response(
             status: reply.status, headers: headers,

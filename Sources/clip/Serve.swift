@@ -43,6 +43,9 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("remote-timeout"), help: "Time limit in seconds for fetching one remote image.")
     var remoteTimeout: Double = 10
     @Flag(name: .customLong("no-access-log"), help: "Do not write the JSON access log to stderr.") var noAccessLog = false
+    @Option(name: .customLong("idle-timeout"), help: "Seconds an idle connection stays open.") var idleTimeout = 30
+    @Option(name: .customLong("max-connections"), help: "Most open connections (more wait to be accepted).")
+    var maxConnections = 512
     @Option(name: .customLong("api-key-file"),
             help: "File of API keys, one per line, optionally name:key (also $CLIP_API_KEYS, comma-separated). With keys, every route but /health needs Authorization: Bearer KEY.")
     var apiKeyFile: String?
@@ -66,6 +69,8 @@ struct Serve: AsyncParsableCommand {
             config.maxBodyBytes = Int(maxBodyMB * 1024 * 1024)
             config.maxImagePixels = maxImagePixels
             config.maxRequestPixels = maxRequestPixels
+            config.idleTimeoutSeconds = idleTimeout
+            config.maxConnections = maxConnections
             config.maxImagesPerRequest = maxImages
             config.batching = !noBatching
             config.batchWait = .microseconds(Int64((batchWaitMs * 1000).rounded()))
