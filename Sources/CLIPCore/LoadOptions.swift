@@ -20,12 +20,19 @@ public struct LoadOptions: Sendable {
     /// memory-map them instead of packing (start-up drops from ~0.5 s to ~0.1 s for ViT-B/32). Keyed on the
     /// checkpoint's identity and the kernel layout, so a changed checkpoint is never served stale. nil: no cache.
     public var preparedWeightsDirectory: String?
+    /// Read the weights into process memory instead of memory-mapping them (and pack them at load instead of
+    /// mapping a prepared-weights cache): for a long-running server, whose weight files may be truncated,
+    /// overwritten or replaced while it runs. Mapping (the default) starts faster and shares pages between
+    /// processes, but a file changed in place under a mapping can crash the process or change its answers.
+    public var copyWeights: Bool
 
-    /// Options with the given backend, thread count and prepared-weights directory.
-    public init(backend: ComputeBackend = .automatic, threads: Int? = nil, preparedWeightsDirectory: String? = nil) {
+    /// Options with the given backend, thread count, prepared-weights directory and weight residency.
+    public init(backend: ComputeBackend = .automatic, threads: Int? = nil, preparedWeightsDirectory: String? = nil,
+                copyWeights: Bool = false) {
         self.backend = backend
         self.threads = threads
         self.preparedWeightsDirectory = preparedWeightsDirectory
+        self.copyWeights = copyWeights
     }
 
     /// Resolves the backend for this CPU and sets up its threads.

@@ -42,13 +42,14 @@ public struct CLIPModel: Sendable {
     public init(directory: String, options: LoadOptions = LoadOptions()) throws {
         try CLIPModel.checkCheckpointFiles(directory)
         let config = try CLIPConfig(contentsOf: directory + "/config.json")
-        let file = try SafeTensorsFile(path: directory + "/model.safetensors")
+        let file = try SafeTensorsFile(path: directory + "/model.safetensors", copy: options.copyWeights)
         let prePath = directory + "/preprocessor_config.json"
         var st = stat()
         let hasPre = stat(prePath, &st) == 0
         let pre = hasPre ? try ImagePreprocessor(contentsOf: prePath) : nil
         let compute = try options.makeCompute()
-        let prepared = options.preparedWeightsDirectory.flatMap { dir in
+        // A mapped cache is another file under the process: not with copied weights.
+        let prepared = options.copyWeights ? nil : options.preparedWeightsDirectory.flatMap { dir in
             compute.packsWeights ? PreparedWeights(directory: dir, source: file, compute: compute) : nil
         }
         try self.init(config: config, weights: WeightReader(file: file, prepared: prepared, quantized: config.quantization != nil),

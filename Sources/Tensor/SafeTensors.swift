@@ -133,9 +133,10 @@ public final class SafeTensorsFile: @unchecked Sendable {
     private let totalSize: Int
     private let isMapped: Bool
 
-    /// Opens and memory-maps a file.
+    /// Opens a file and memory-maps it, or with `copy` reads it into process memory (a long-running server: the
+    /// file may then be truncated, overwritten or replaced without affecting the loaded weights).
     /// - Throws: ``SafeTensorsError`` naming the file and what is wrong with it.
-    public init(path: String) throws {
+    public init(path: String, copy: Bool = false) throws {
         self.path = path
         let fd = open(path, O_RDONLY)
         guard fd >= 0 else { throw SafeTensorsError.io(path: path, reason: "cannot open (\(String(cString: strerror(errno))))") }
@@ -145,20 +146,37 @@ public final class SafeTensorsFile: @unchecked Sendable {
         guard (st.st_mode & S_IFMT) == S_IFREG else { throw SafeTensorsError.io(path: path, reason: "not a regular file") }
         let size = Int(st.st_size)
         guard size >= 8 else { throw SafeTensorsError.fileTooSmall(path: path, size: size) }
-        guard let m = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), m != MAP_FAILED else {
-            throw SafeTensorsError.io(path: path, reason: "mmap failed (\(String(cString: strerror(errno))))")
+        let raw: UnsafeRawPointer
+        if copy {
+            // Read into our own memory: truncating or overwriting the file later cannot reach the weights.
+            let buffer = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 64)
+            var done = 0
+            while done < size {
+                let n = read(fd, buffer + done, min(size - done, 1 << 30))
+                if n < 0 && errno == EINTR { continue }
+                guard n > 0 else {
+                    buffer.deallocate()
+                    throw SafeTensorsError.io(path: path, reason: n == 0 ? "the file shrank while it was read" : "read failed (\(String(cString: strerror(errno))))")
+                }
+                done += n
+            }
+            raw = UnsafeRawPointer(buffer)
+        } else {
+            guard let m = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), m != MAP_FAILED else {
+                throw SafeTensorsError.io(path: path, reason: "mmap failed (\(String(cString: strerror(errno))))")
+            }
+            raw = UnsafeRawPointer(m)
         }
-        let raw = UnsafeRawPointer(m)
         do {
             let parsed = try SafeTensorsFile.parseHeader(raw, size: size, path: path)
             (metadata, tensors, keys, dataStart) = parsed
         } catch {
-            munmap(m, size)
+            if copy { UnsafeMutableRawPointer(mutating: raw).deallocate() } else { munmap(UnsafeMutableRawPointer(mutating: raw), size) }
             throw error
         }
         base = raw
         totalSize = size
-        isMapped = true
+        isMapped = !copy
         identity = FileIdentity(st)
     }
 

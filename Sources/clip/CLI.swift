@@ -91,7 +91,8 @@ struct WeightsOption: ParsableArguments {
             n = v
         }
         if let n, n < 1 { throw ValidationError("--threads must be 1 or more") }
-        return LoadOptions(backend: chosen, threads: n, preparedWeightsDirectory: WeightsOption.preparedWeightsDirectory(env))
+        return LoadOptions(backend: chosen, threads: n, preparedWeightsDirectory: WeightsOption.preparedWeightsDirectory(env),
+                           copyWeights: copyWeights)
     }
 
     /// Where prepared (packed) weights are cached: `$CLIP_CACHE_DIR` ("" or "off" disables the cache), else

@@ -43,6 +43,9 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("remote-timeout"), help: "Time limit in seconds for fetching one remote image.")
     var remoteTimeout: Double = 10
     @Flag(name: .customLong("no-access-log"), help: "Do not write the JSON access log to stderr.") var noAccessLog = false
+    @Flag(name: .customLong("mmap-weights"),
+          help: "Memory-map the weight files instead of reading them into memory (faster start; the files must then not change while the server runs).")
+    var mmapWeights = false
     @Option(name: .customLong("idle-timeout"), help: "Seconds an idle connection stays open.") var idleTimeout = 30
     @Option(name: .customLong("max-connections"), help: "Most open connections (more wait to be accepted).")
     var maxConnections = 512
@@ -91,7 +94,8 @@ struct Serve: AsyncParsableCommand {
             if let file = apiKeyFile, config.apiKeys.isEmpty { throw ValidationError("\(file) holds no API key") }
             config.insecureNoAuth = insecureNoAuth
             if let message = config.validationError() { throw ValidationError(message) }
-            let clip = try CLIP(directory: dir, options: weights.loadOptions())
+            // Weights are read into memory: a deploy that truncates or overwrites the files cannot reach them.
+            let clip = try CLIP(directory: dir, options: weights.loadOptions(copyWeights: !mmapWeights))
             let searchIndex = try index.map { try ImageIndex(path: $0, compute: clip.model.compute) }
             server = try CLIPServer(clip: clip, configuration: config, index: searchIndex,
                                     accessLog: noAccessLog ? .disabled : .standardError)
