@@ -45,6 +45,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
         // NIOCore for the server's channel handle (closing a connection whose upload was refused).
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        // The server's service group: a bounded graceful shutdown (--shutdown-timeout).
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         // `swift package generate-documentation` (DocC); used by no target, so consumers never fetch it.
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.4.0"),
     ],
@@ -88,7 +90,8 @@ let package = Package(
         .target(
             name: "CLIPServer",
             dependencies: ["CLIPZeroShot", "CLIPSearch", "Tensor", .product(name: "Hummingbird", package: "hummingbird"),
-                           .product(name: "NIOCore", package: "swift-nio")]),
+                           .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]),
 
         .executableTarget(
             name: "clip",

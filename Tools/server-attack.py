@@ -66,6 +66,8 @@ def main():
     ap.add_argument("--key", help="one of its keys")
     ap.add_argument("--idle-timeout", type=float, default=30, help="the first server's --idle-timeout")
     ap.add_argument("--max-body-mb", type=float, default=20, help="the first server's --max-body-mb")
+    ap.add_argument("--shutdown-pid", type=int, help="last step: SIGTERM this server (the first) with an upload stuck")
+    ap.add_argument("--shutdown-timeout", type=float, default=30, help="its --shutdown-timeout")
     args = ap.parse_args()
     port = args.port
     json_h = {"Content-Type": "application/json"}
@@ -167,6 +169,31 @@ def main():
         expect(seconds < args.idle_timeout + 5, f"still open after {seconds:.1f} s")
         return f"a header trickle was cut after {seconds:.1f} s"
     check("slowloris (headers a line at a time)", slowloris)
+
+    if args.shutdown_pid:
+        def shutdown():
+            import os
+            import signal
+            s = socket.create_connection(("127.0.0.1", port))
+            s.sendall(b"POST /v1/embeddings HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                      b"Content-Length: 1000000\r\n\r\n{")
+            time.sleep(0.5)
+            t = time.time()
+            os.kill(args.shutdown_pid, signal.SIGTERM)
+            while time.time() - t < args.shutdown_timeout + 30:
+                try:
+                    os.kill(args.shutdown_pid, 0)
+                except ProcessLookupError:
+                    break
+                try:
+                    s.send(b" ")   # a trickle keeps the upload alive (and the idle timeout away)
+                except OSError:
+                    pass
+                time.sleep(0.2)
+            seconds = time.time() - t
+            expect(seconds < args.shutdown_timeout + 8, f"still running {seconds:.1f} s after SIGTERM")
+            return f"exited {seconds:.1f} s after SIGTERM with an upload stuck (--shutdown-timeout {args.shutdown_timeout:g})"
+        check("shutdown with a stuck upload", shutdown)
 
     passed = sum(RESULTS)
     print(f"{passed} passed, {len(RESULTS) - passed} failed")

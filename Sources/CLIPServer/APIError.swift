@@ -54,7 +54,7 @@ struct APIError: Error, CustomStringConvertible {
             return e
         case is QueueFullError:
             return .overloaded
-        case is QueueClosedError:
+        case is QueueClosedError, is CancellationError:
             return .shuttingDown
         case let e as ImageError:
             let what = param.map { "\($0): " } ?? ""

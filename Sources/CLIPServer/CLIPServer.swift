@@ -6,6 +6,7 @@ import CLIPZeroShot
 import Foundation
 import Hummingbird
 import Logging
+import ServiceLifecycle
 
 /// Everything `clip serve` can tune.
 ///
@@ -50,6 +51,9 @@ public struct ServerConfiguration: Sendable {
     public var remoteTimeout: Duration = .seconds(10)
     /// Threads that decode and preprocess images (0: one per core).
     public var decodeThreads = 0
+    /// Seconds in-flight requests get to finish after SIGTERM / SIGINT; then the remaining ones (a stuck upload)
+    /// are cancelled and the server stops.
+    public var shutdownTimeoutSeconds = 30
     /// Seconds a connection may sit idle (no request in progress) before it is closed.
     public var idleTimeoutSeconds = 30
     /// Most open connections; further ones wait in the accept backlog.
@@ -67,6 +71,7 @@ public struct ServerConfiguration: Sendable {
         if !(0...65535).contains(port) { return "--port must be in 0...65535" }
         if maxBodyBytes < 1024 { return "--max-body-mb must be at least 0.001 (1 KiB)" }
         if maxImagePixels < 1 { return "--max-image-pixels must be at least 1" }
+        if shutdownTimeoutSeconds < 0 { return "--shutdown-timeout must be 0 or more" }
         if idleTimeoutSeconds < 1 { return "--idle-timeout must be at least 1 second" }
         if maxConnections < 1 { return "--max-connections must be at least 1" }
         if maxRequestPixels < maxImagePixels { return "--max-request-pixels must be at least --max-image-pixels" }
@@ -167,7 +172,10 @@ public final class CLIPServer: Sendable {
     public func run(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
         let app = makeApplication(onServerRunning: onServerRunning)
         defer { shutdown() }
-        try await app.runService()
+        var group = ServiceGroupConfiguration(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        group.maximumGracefulShutdownDuration = .seconds(configuration.shutdownTimeoutSeconds)
+        group.maximumCancellationDuration = .seconds(5)
+        try await ServiceGroup(configuration: group).run()
     }
 
     /// Stops the inference and decode threads once queued work is done (pending jobs still complete).

@@ -46,6 +46,9 @@ struct Serve: AsyncParsableCommand {
     @Flag(name: .customLong("mmap-weights"),
           help: "Memory-map the weight files instead of reading them into memory (faster start; the files must then not change while the server runs).")
     var mmapWeights = false
+    @Option(name: .customLong("shutdown-timeout"),
+            help: "Seconds in-flight requests get after SIGTERM / SIGINT before the rest are cut off.")
+    var shutdownTimeout = 30
     @Option(name: .customLong("idle-timeout"), help: "Seconds an idle connection stays open.") var idleTimeout = 30
     @Option(name: .customLong("max-connections"), help: "Most open connections (more wait to be accepted).")
     var maxConnections = 512
@@ -73,6 +76,7 @@ struct Serve: AsyncParsableCommand {
             config.maxImagePixels = maxImagePixels
             config.maxRequestPixels = maxRequestPixels
             config.idleTimeoutSeconds = idleTimeout
+            config.shutdownTimeoutSeconds = shutdownTimeout
             config.maxConnections = maxConnections
             config.maxImagesPerRequest = maxImages
             config.batching = !noBatching
