@@ -12,6 +12,8 @@ struct APIError: Error, CustomStringConvertible {
     var param: String?
     var code: String?
     var headers: HTTPFields = [:]
+    /// The request's `X-Request-ID`, repeated in the body.
+    var requestID: String?
 
     init(status: HTTPResponse.Status, message: String, type: String? = nil, param: String? = nil, code: String? = nil,
          headers: HTTPFields = [:]) {
@@ -44,7 +46,8 @@ struct APIError: Error, CustomStringConvertible {
 
     /// The JSON body.
     var body: [UInt8] {
-        ResponseJSON.encode(ErrorResponse(error: .init(message: message, type: type, param: param, code: code)))
+        ResponseJSON.encode(ErrorResponse(error: .init(message: message, type: type, param: param, code: code,
+                                                       requestId: requestID)))
     }
 
     /// Maps any error from parsing, fetching, decoding or the model to an API error; `param` names the input.

@@ -71,7 +71,9 @@ enum AccessControl {
     /// keys), and a JSON content type on POST.
     static func check(_ request: Request, path: String, configuration c: ServerConfiguration) throws -> String? {
         var keyName: String?
-        if !c.apiKeys.isEmpty && path != "/health" {
+        // CORS preflights carry no credentials (browsers never send them there).
+        let preflight = request.method == .options && !c.corsOrigins.isEmpty
+        if !c.apiKeys.isEmpty && path != "/health" && !preflight {
             guard let name = AccessControl.keyName(request.headers[.authorization], keys: c.apiKeys) else {
                 throw APIError(status: .unauthorized,
                                message: "Incorrect API key provided. Send it as the header Authorization: Bearer YOUR_KEY.",
@@ -96,5 +98,36 @@ enum AccessControl {
             }
         }
         return keyName
+    }
+}
+
+/// `X-Request-ID`: a client's own id when it is short and plain, else a new one; echoed, logged, in error bodies.
+enum RequestID {
+    static func accept(_ given: String?) -> String {
+        if let given, (1...128).contains(given.utf8.count),
+           given.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x7A) || $0 == 0x2D || $0 == 0x5F || $0 == 0x2E }) {
+            return given
+        }
+        return UUID().uuidString.lowercased()
+    }
+}
+
+/// Opt-in CORS (`--cors-origin`): browser pages on the listed origins may call the API.
+enum CORS {
+    /// The value for `Access-Control-Allow-Origin`, when the request's `Origin` is allowed.
+    static func allowedOrigin(_ request: Request, configuration c: ServerConfiguration) -> String? {
+        guard !c.corsOrigins.isEmpty, let origin = request.headers.first(where: { $0.name.canonicalName == "origin" })?.value
+        else { return nil }
+        if c.corsOrigins.contains("*") { return "*" }
+        return c.corsOrigins.contains(origin) ? origin : nil
+    }
+
+    /// 204 for an `OPTIONS` preflight: the route's methods and the headers a client may send.
+    static func preflight(allowed: [HTTPRequest.Method]) -> Reply {
+        Reply(status: .noContent, body: [], headers: [
+            .init("Access-Control-Allow-Methods")!: (allowed + [.options]).map(\.rawValue).joined(separator: ", "),
+            .init("Access-Control-Allow-Headers")!: "Authorization, Content-Type, X-Request-ID",
+            .init("Access-Control-Max-Age")!: "600",
+        ])
     }
 }

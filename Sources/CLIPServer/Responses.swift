@@ -76,6 +76,8 @@ struct ErrorResponse: Encodable {
         let type: String
         let param: String?
         let code: String?
+        /// The request's `X-Request-ID` (also in the response header and the access log).
+        let requestId: String?
 
         func encode(to encoder: Encoder) throws {
             var c = encoder.container(keyedBy: CodingKeys.self)
@@ -83,9 +85,10 @@ struct ErrorResponse: Encodable {
             try c.encode(type, forKey: .type)
             try c.encode(param, forKey: .param)
             try c.encode(code, forKey: .code)
+            try c.encodeIfPresent(requestId, forKey: .requestId)
         }
 
-        enum CodingKeys: String, CodingKey { case message, type, param, code }
+        enum CodingKeys: String, CodingKey { case message, type, param, code, requestId }
     }
 
     let error: Body
@@ -101,6 +104,7 @@ struct AccessLogLine: Encodable {
     let bytes: Int
     /// The API key's name (never the key), when keys are configured.
     let key: String?
+    let requestId: String
 }
 
 /// The encoder every response goes through: snake_case keys in sorted order, slashes unescaped. Embeddings and

@@ -59,6 +59,7 @@ public struct APIResponder: HTTPResponder {
     public func respond(to request: Request, context: Context) async throws -> Response {
         let start = ContinuousClock.now
         let path = request.uri.path
+        let requestID = RequestID.accept(request.headers.first { $0.name.canonicalName == "x-request-id" }?.value)
         var reply: Reply
         var keyName: String?
         do {
@@ -71,7 +72,9 @@ public struct APIResponder: HTTPResponder {
             }
             reply = try await route(request, path: path)
         } catch {
-            reply = Reply(APIError.from(error))
+            var e = APIError.from(error)
+            e.requestID = requestID
+            reply = Reply(e)
         }
         var headers = reply.headers
         headers[.contentType] = "application/json"
@@ -85,6 +88,12 @@ public struct APIResponder: HTTPResponder {
             let channel = context.channel
             channel.eventLoop.scheduleTask(in: .seconds(1)) { channel.close(promise: nil) }
         }
+        headers[.init("X-Request-ID")!] = requestID
+        if let origin = CORS.allowedOrigin(request, configuration: server.configuration) {
+            headers[.init("Access-Control-Allow-Origin")!] = origin
+            headers[.init("Vary")!] = "Origin"
+            headers[.init("Access-Control-Expose-Headers")!] = "X-Request-ID, Retry-After"
+        }
         let isHead = request.method == .head
         let response = Response(
             status: reply.status, headers: headers,
@@ -93,7 +102,7 @@ public struct APIResponder: HTTPResponder {
         let ms = Double(elapsed.components.seconds) * 1e3 + Double(elapsed.components.attoseconds) * 1e-15
         let line = AccessLogLine(time: APIResponder.timeFormat.format(Date()), method: request.method.rawValue, path: path,
                                  status: Int(reply.status.code), durationMs: (ms * 1000).rounded() / 1000,
-                                 bytes: isHead ? 0 : reply.body.count, key: keyName)
+                                 bytes: isHead ? 0 : reply.body.count, key: keyName, requestId: requestID)
         server.accessLog.write(String(decoding: ResponseJSON.encode(line), as: UTF8.self))
         return response
     }
@@ -109,6 +118,9 @@ public struct APIResponder: HTTPResponder {
             await APIResponder.drain(request.body, upTo: APIResponder.drainLimit(server.configuration.maxBodyBytes))
             throw APIError(status: .notFound, message: "Invalid URL (\(request.method.rawValue) \(path))",
                            code: "unknown_url")
+        }
+        if request.method == .options, !server.configuration.corsOrigins.isEmpty {
+            return CORS.preflight(allowed: allowed)
         }
         guard allowed.contains(request.method) else {
             await APIResponder.drain(request.body, upTo: APIResponder.drainLimit(server.configuration.maxBodyBytes))

@@ -46,6 +46,9 @@ struct Serve: AsyncParsableCommand {
     @Flag(name: .customLong("mmap-weights"),
           help: "Memory-map the weight files instead of reading them into memory (faster start; the files must then not change while the server runs).")
     var mmapWeights = false
+    @Option(name: .customLong("cors-origin"),
+            help: "A browser origin allowed to call the API (repeatable; * for any). Default: no CORS.")
+    var corsOrigins: [String] = []
     @Option(name: .customLong("shutdown-timeout"),
             help: "Seconds in-flight requests get after SIGTERM / SIGINT before the rest are cut off.")
     var shutdownTimeout = 30
@@ -77,6 +80,7 @@ struct Serve: AsyncParsableCommand {
             config.maxRequestPixels = maxRequestPixels
             config.idleTimeoutSeconds = idleTimeout
             config.shutdownTimeoutSeconds = shutdownTimeout
+            config.corsOrigins = corsOrigins
             config.maxConnections = maxConnections
             config.maxImagesPerRequest = maxImages
             config.batching = !noBatching

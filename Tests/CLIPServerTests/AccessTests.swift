@@ -108,3 +108,46 @@ struct CostBoundTests {
         #expect(throws: APIError.self) { try b.take(1) }
     }
 }
+
+@Suite("Request ids and CORS")
+struct RequestIDAndCORSTests {
+    @Test func requestIDs() async throws {
+        let log = LogCapture()
+        try await withServer(log: log) { client, _ in
+            let given = try await client.execute(uri: "/health", method: .get, headers: [.init("X-Request-ID")!: "req-42.a_b"])
+            #expect(given.headers[.init("X-Request-ID")!] == "req-42.a_b")
+            let hostile = try await client.execute(uri: "/health", method: .get, headers: [.init("X-Request-ID")!: "bad id\u{7}"])
+            let generated = try #require(hostile.headers[.init("X-Request-ID")!])
+            #expect(generated != "bad id\u{7}" && generated.count == 36)
+            let error = try await client.execute(uri: "/v1/embeddings", method: .post,
+                                                 headers: [.contentType: "application/json", .init("X-Request-ID")!: "err-1"],
+                                                 body: jsonBody(["input": []]))
+            #expect((json(error)["error"] as? [String: Any])?["request_id"] as? String == "err-1")
+        }
+        #expect(log.lines.contains { $0.contains("\"request_id\":\"req-42.a_b\"") })
+        #expect(log.lines.contains { $0.contains("\"request_id\":\"err-1\"") })
+    }
+
+    @Test func cors() async throws {
+        let originName = try #require(HTTPFields.Element.Name("Origin"))
+        try await withServer(configure: { $0.corsOrigins = ["https://app.example"] }) { client, _ in
+            let preflight = try await client.execute(uri: "/v1/embeddings", method: .options, headers: [originName: "https://app.example"])
+            #expect(preflight.status == .noContent)
+            #expect(preflight.headers[.init("Access-Control-Allow-Origin")!] == "https://app.example")
+            #expect(preflight.headers[.init("Access-Control-Allow-Methods")!]?.contains("POST") == true)
+            #expect(preflight.headers[.init("Access-Control-Allow-Headers")!]?.contains("Authorization") == true)
+            let post = try await client.execute(uri: "/v1/embeddings", method: .post,
+                                                headers: [.contentType: "application/json", originName: "https://app.example"],
+                                                body: jsonBody(["input": "a"]))
+            #expect(post.status == .ok && post.headers[.init("Access-Control-Allow-Origin")!] == "https://app.example")
+            let other = try await client.execute(uri: "/v1/embeddings", method: .post,
+                                                 headers: [.contentType: "application/json", originName: "https://evil.example"],
+                                                 body: jsonBody(["input": "a"]))
+            #expect(other.headers[.init("Access-Control-Allow-Origin")!] == nil)
+        }
+        try await withServer { client, _ in
+            let r = try await client.execute(uri: "/v1/embeddings", method: .options, headers: [originName: "https://app.example"])
+            #expect(r.status == .methodNotAllowed && r.headers[.init("Access-Control-Allow-Origin")!] == nil)
+        }
+    }
+}

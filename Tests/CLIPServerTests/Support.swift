@@ -137,7 +137,8 @@ func expectError(_ response: TestResponse, _ status: HTTPResponse.Status, param:
         Issue.record("no error object in \(body)", sourceLocation: sourceLocation)
         return ""
     }
-    #expect(Set(error.keys) == ["message", "type", "param", "code"], sourceLocation: sourceLocation)
+    #expect(Set(error.keys) == ["message", "type", "param", "code", "request_id"], sourceLocation: sourceLocation)
+    #expect(response.headers[.init("X-Request-ID")!] == error["request_id"] as? String, sourceLocation: sourceLocation)
     #expect(error["type"] as? String == (status.code >= 500 ? "server_error" : "invalid_request_error"), sourceLocation: sourceLocation)
     if let param { #expect((error["param"] as? String) == param, "\(error)", sourceLocation: sourceLocation) }
     if let code { #expect((error["code"] as? String) == code, "\(error)", sourceLocation: sourceLocation) }
