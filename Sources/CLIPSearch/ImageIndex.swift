@@ -132,7 +132,7 @@ public final class ImageIndex: Sendable {
         switch filter {
         case .prefix(let p):
             stmt = try s.store.db.prepare("SELECT id FROM images WHERE substr(path, 1, ?) = ?")
-            stmt.bind(1, Int64(p.utf8.count))
+            stmt.bind(1, Int64(p.unicodeScalars.count))   // SQLite's substr counts characters of TEXT
             stmt.bind(2, p)
         case .glob(let g):
             stmt = try s.store.db.prepare("SELECT id FROM images WHERE path GLOB ?")

@@ -151,8 +151,9 @@ public final class CLIP: Sendable {
             let embeds = try textEmbeddings(unique)
             var byPrompt: [String: [Float]] = [:]
             for (u, p) in unique.enumerated() {
-                byPrompt[p] = Array(embeds[u])
-                cache.put(p, byPrompt[p]!)
+                let row = Array(embeds[u])
+                byPrompt[p] = row
+                cache.put(p, row)
             }
             for i in result.indices where result[i] == nil { result[i] = byPrompt[prompts[i]] }
         }

@@ -73,28 +73,28 @@ struct Classify: ParsableCommand {
         let progress = images.count > 16 && stderrIsTerminal ? ProgressBar(label: "classifying") : nil
         // Label embeddings once; images in batches, each decoded alone so one bad file fails alone.
         let labelEmbeddings = try clip.labelEmbeddings(labels, templates: templates)
-        var entries: [[String: Any]] = []
+        var entries: [(index: Int, entry: [String: Any])] = []
         var failures = 0
         for start in stride(from: 0, to: images.count, by: 8) {
-            let paths = Array(images[start..<min(start + 8, images.count)])
-            var decoded: [(path: String, image: RGBImage)] = []
-            for path in paths {
+            var decoded: [(index: Int, path: String, image: RGBImage)] = []
+            for index in start..<min(start + 8, images.count) {
+                let path = images[index]
                 do {
-                    decoded.append((path, try clip.decode(.path(path))))
+                    decoded.append((index, path, try clip.decode(.path(path))))
                 } catch {
                     guard keepGoing else { throw error }
                     failures += 1
-                    entries.append(["image": path, "error": ClipCommand.oneLine(String(describing: error))])
+                    entries.append((index, ["image": path, "error": ClipCommand.oneLine(String(describing: error))]))
                     if !json { note("error: \(ClipCommand.oneLine(String(describing: error)))") }
                 }
             }
             if !decoded.isEmpty {
                 let embeds = try clip.imageEmbeddings(decoded.map { .pixels($0.image) })
                 let ranked = try clip.rank(imageEmbeddings: embeds, labels: labels, labelEmbeddings: labelEmbeddings)
-                for ((path, _), scores) in zip(decoded, ranked) {
+                for ((index, path, _), scores) in zip(decoded, ranked) {
                     let shown = Array(scores.prefix(top ?? scores.count))
                     if json {
-                        entries.append(["image": path, "results": shown.map { ["label": $0.label, "score": Double($0.score)] }])
+                        entries.append((index, ["image": path, "results": shown.map { ["label": $0.label, "score": Double($0.score)] }]))
                     } else {
                         progress?.clear()
                         printRanked(path: path, shown)
@@ -105,9 +105,8 @@ struct Classify: ParsableCommand {
         }
         progress?.finish()
         if json {
-            // Failed entries were collected in order; keep the input order in the output.
-            let order = Dictionary(images.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
-            try printJSON(entries.sorted { order[$0["image"] as! String, default: 0] < order[$1["image"] as! String, default: 0] })
+            // A batch's failures are collected before its results: print in input order.
+            try printJSON(entries.sorted { $0.index < $1.index }.map(\.entry))
         }
         if failures > 0 {
             note("error: \(failures) of \(images.count) images failed")

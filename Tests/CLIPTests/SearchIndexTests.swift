@@ -137,6 +137,20 @@ struct SearchIndexTests {
         #expect(hits.map(\.path).map { URL(fileURLWithPath: $0).lastPathComponent } == ["b.jpg", "a.jpg"])
     }
 
+    @Test("prefix and glob filters on non-ASCII paths")
+    func nonASCIIFilters() throws {
+        let dir = try scratch("unicode")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/index.db"
+        let store = try IndexStore(path: path, create: true, readOnly: false)
+        _ = try store.setModel(fingerprint: "synthetic", dimension: 4)
+        try store.write([("été/a.jpg", 1, 0, [1, 0, 0, 0]), ("ete/b.jpg", 1, 0, [1, 0, 0, 0]), ("été2/c.jpg", 1, 0, [1, 0, 0, 0])])
+        let index = try ImageIndex(path: path)
+        let hits = try index.search(vector: [1, 0, 0, 0], top: 10, filter: .prefix("été/"))
+        #expect(hits.map { URL(fileURLWithPath: $0.path).lastPathComponent } == ["a.jpg"])
+        #expect(try index.search(vector: [1, 0, 0, 0], top: 10, filter: .glob("été*/*.jpg")).count == 2)
+    }
+
     @Test("a second indexer gets a clear busy error and the index stays intact")
     func secondIndexer() throws {
         let clip = try CLIP(directory: tinyModel)
