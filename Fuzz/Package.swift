@@ -20,6 +20,7 @@ let package = Package(
             name: "ImageFuzz",
             dependencies: [
                 .product(name: "CLIPZeroShot", package: mainPackage),
+                .product(name: "VisionTransformer", package: mainPackage),
                 "FuzzDriver",
             ]),
     ]

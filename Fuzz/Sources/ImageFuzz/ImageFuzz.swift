@@ -5,6 +5,7 @@
 // is not used; ImageFuzz_main below hands argv to libFuzzer's driver instead (same flags, same behaviour).
 
 import CLIPZeroShot
+import VisionTransformer
 import FuzzDriver
 
 #if canImport(Glibc)
