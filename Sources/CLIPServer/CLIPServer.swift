@@ -60,6 +60,8 @@ public struct ServerConfiguration: Sendable {
     public var maxConnections = 512
     /// API keys; when set, every route but `/health` needs `Authorization: Bearer KEY`.
     public var apiKeys: [APIKey] = []
+    /// Let remote image URLs reach loopback, private and link-local addresses (refused by default).
+    public var allowPrivateHosts = false
     /// Browser origins allowed to call the API (CORS); `*` allows any. Empty: no CORS headers, OPTIONS is 405.
     public var corsOrigins: [String] = []
     /// Listen on a non-loopback address without API keys (refused otherwise).

@@ -88,13 +88,25 @@ final class RemoteImageFetcher: NSObject, URLSessionDataDelegate, @unchecked Sen
     private var redirects = 0
 
     private let timeoutSeconds: Double
+    private let allowPrivateHosts: Bool
 
-    private init(maxBytes: Int, timeoutSeconds: Double) {
+    private init(maxBytes: Int, timeoutSeconds: Double, allowPrivateHosts: Bool) {
         self.maxBytes = maxBytes
         self.timeoutSeconds = timeoutSeconds
+        self.allowPrivateHosts = allowPrivateHosts
     }
 
-    static func fetch(_ url: URL, maxBytes: Int, timeout: Duration) async throws -> [UInt8] {
+    /// Refuses URLs with credentials and hosts that resolve to non-public addresses (before the request, and at
+    /// every redirect). The check and the connection resolve separately: a DNS answer that changes in between
+    /// is not caught (see the README).
+    static func checkTarget(_ url: URL, allowPrivateHosts: Bool) throws {
+        guard url.user == nil, url.password == nil else { throw RemoteFetchError.redirect("credentials in the URL") }
+        guard let host = url.host, !host.isEmpty else { throw RemoteFetchError.network("no host") }
+        try AddressPolicy.check(host: host, allowPrivate: allowPrivateHosts)
+    }
+
+    static func fetch(_ url: URL, maxBytes: Int, timeout: Duration, allowPrivateHosts: Bool = false) async throws -> [UInt8] {
+        try checkTarget(url, allowPrivateHosts: allowPrivateHosts)
         let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) * 1e-18
         // URLSession's own timeouts are a backstop only: on Linux a sub-second value times out at once (it is
         // truncated to whole seconds), so they are rounded up and the watchdog below enforces `timeout`.
@@ -106,12 +118,14 @@ final class RemoteImageFetcher: NSObject, URLSessionDataDelegate, @unchecked Sen
         config.urlCache = nil
         config.httpCookieStorage = nil
         config.httpShouldSetCookies = false
-        let fetcher = RemoteImageFetcher(maxBytes: maxBytes, timeoutSeconds: seconds)
+        let fetcher = RemoteImageFetcher(maxBytes: maxBytes, timeoutSeconds: seconds, allowPrivateHosts: allowPrivateHosts)
         let session = URLSession(configuration: config, delegate: fetcher, delegateQueue: nil)
         defer { session.invalidateAndCancel() }
         var request = URLRequest(url: url, cachePolicy: .reloadIgnoringLocalCacheData, timeoutInterval: backstop)
         request.setValue("image/*", forHTTPHeaderField: "Accept")
         request.setValue("clip-serve", forHTTPHeaderField: "User-Agent")
+        // Compressed bodies are refused: a small gzip can inflate to gigabytes before a byte cap sees it.
+        request.setValue("identity", forHTTPHeaderField: "Accept-Encoding")
         let task = session.dataTask(with: request)
         return try await withCheckedThrowingContinuation { cont in
             fetcher.lock.withLock { fetcher.continuation = cont }
@@ -138,6 +152,12 @@ final class RemoteImageFetcher: NSObject, URLSessionDataDelegate, @unchecked Sen
                     completionHandler: @escaping (URLSession.ResponseDisposition) -> Void) {
         if let http = response as? HTTPURLResponse, !(200..<300).contains(http.statusCode) {
             finish(.failure(RemoteFetchError.status(http.statusCode)))
+            completionHandler(.cancel)
+            return
+        }
+        if let http = response as? HTTPURLResponse,
+           let encoding = http.value(forHTTPHeaderField: "Content-Encoding")?.lowercased(), encoding != "identity" {
+            finish(.failure(RemoteFetchError.network("compressed response (\(encoding))")))
             completionHandler(.cancel)
             return
         }
@@ -168,6 +188,10 @@ final class RemoteImageFetcher: NSObject, URLSessionDataDelegate, @unchecked Sen
             finish(.failure(RemoteFetchError.redirect("redirect to a non-http(s) URL")))
             completionHandler(nil)
             task.cancel()
+        } else if let url = request.url, let refusal = Result(catching: { try RemoteImageFetcher.checkTarget(url, allowPrivateHosts: allowPrivateHosts) }).failure {
+            finish(.failure(refusal))
+            completionHandler(nil)
+            task.cancel()
         } else if count > 5 {
             finish(.failure(RemoteFetchError.redirect("more than 5 redirects")))
             completionHandler(nil)
@@ -190,4 +214,9 @@ final class RemoteImageFetcher: NSObject, URLSessionDataDelegate, @unchecked Sen
             finish(.success(bytes))
         }
     }
+}
+
+extension Result {
+    /// The error of a failure, nil for a success.
+    var failure: Failure? { if case .failure(let e) = self { return e } else { return nil } }
 }

@@ -252,8 +252,18 @@ public struct APIResponder: HTTPResponder {
                         "\(param): remote image URLs are disabled on this server (it fetches nothing server-side unless started with --allow-remote-images); send the image inline as a data URL: data:image/png;base64,…",
                         param: param, code: "remote_images_disabled")
                 }
-                let bytes = try await RemoteImageFetcher.fetch(
-                    url, maxBytes: server.configuration.remoteMaxBytes, timeout: server.configuration.remoteTimeout)
+                let bytes: [UInt8]
+                do {
+                    bytes = try await RemoteImageFetcher.fetch(
+                        url, maxBytes: server.configuration.remoteMaxBytes, timeout: server.configuration.remoteTimeout,
+                        allowPrivateHosts: server.configuration.allowPrivateHosts)
+                } catch {
+                    // One answer for every failure, so the server cannot be used to map hosts and ports; the
+                    // reason goes to the server log only.
+                    server.logger.warning("remote image \(url.absoluteString): \(error)")
+                    throw APIError.badRequest("\(param): could not fetch the image URL", param: param,
+                                              code: "remote_image_unavailable")
+                }
                 return try await engine.offload { try engine.pixelValues(bytes, budget: budget) }
             }
         } catch {

@@ -46,6 +46,9 @@ struct Serve: AsyncParsableCommand {
     @Flag(name: .customLong("mmap-weights"),
           help: "Memory-map the weight files instead of reading them into memory (faster start; the files must then not change while the server runs).")
     var mmapWeights = false
+    @Flag(name: .customLong("allow-private-hosts"),
+          help: "Let --allow-remote-images fetch from loopback, private and link-local addresses (refused by default).")
+    var allowPrivateHosts = false
     @Option(name: .customLong("cors-origin"),
             help: "A browser origin allowed to call the API (repeatable; * for any). Default: no CORS.")
     var corsOrigins: [String] = []
@@ -81,6 +84,7 @@ struct Serve: AsyncParsableCommand {
             config.idleTimeoutSeconds = idleTimeout
             config.shutdownTimeoutSeconds = shutdownTimeout
             config.corsOrigins = corsOrigins
+            config.allowPrivateHosts = allowPrivateHosts
             config.maxConnections = maxConnections
             config.maxImagesPerRequest = maxImages
             config.batching = !noBatching

@@ -151,3 +151,21 @@ struct RequestIDAndCORSTests {
         }
     }
 }
+
+@Suite("Remote image address policy")
+struct AddressPolicyTests {
+    @Test("loopback, private, CGNAT, link-local, multicast, unspecified and IPv4-in-IPv6 forms are refused")
+    func literals() throws {
+        let refused = ["127.0.0.1", "127.1.2.3", "10.1.2.3", "172.16.0.1", "172.31.255.255", "192.168.1.1", "100.64.0.1",
+                       "169.254.169.254", "0.0.0.0", "224.0.0.1", "255.255.255.255", "::1", "::", "fc00::1", "fd12::1",
+                       "fe80::1", "ff02::1", "::ffff:127.0.0.1", "::ffff:169.254.169.254", "::127.0.0.1", "64:ff9b::a9fe:a9fe",
+                       "localhost", "2130706433", "0x7f000001", "017700000001"]
+        for host in refused {
+            #expect(throws: RemoteFetchError.self, "\(host)") { try AddressPolicy.check(host: host, allowPrivate: false) }
+        }
+        for host in ["8.8.8.8", "1.1.1.1", "2606:4700:4700::1111", "::ffff:8.8.8.8", "172.32.0.1", "100.128.0.1"] {
+            #expect(throws: Never.self, "\(host)") { try AddressPolicy.check(host: host, allowPrivate: false) }
+        }
+        try AddressPolicy.check(host: "127.0.0.1", allowPrivate: true)
+    }
+}

@@ -456,8 +456,19 @@ struct RemoteImageTests {
         let expected = rows(try TestModels.tiny.imageEmbeddings([.data(png)]))
         try await origin.test(.live) { live in
             let base = "http://127.0.0.1:\(try #require(live.port))"
+            // Without --allow-private-hosts, this loopback origin is refused outright, with the one generic error.
+            try await withServer(configure: { $0.allowRemoteImages = true }) { client, _ in
+                for url in [base + "/img.png", "http://localhost:\(try #require(live.port))/img.png", "http://169.254.169.254/latest/meta-data",
+                            "http://[::1]:\(try #require(live.port))/img.png", "http://0.0.0.0:\(try #require(live.port))/img.png",
+                            "http://user:pass@example.com/img.png", "http://10.0.0.1/img.png"] {
+                    let r = try await post(client, "/v1/embeddings", ["input": [["image": url]]])
+                    let message = expectError(r, .badRequest, param: "input[0].image", code: "remote_image_unavailable")
+                    #expect(message == "input[0].image: could not fetch the image URL", "\(url): \(message)")
+                }
+            }
             try await withServer(configure: {
                 $0.allowRemoteImages = true
+                $0.allowPrivateHosts = true
                 $0.remoteMaxBytes = 200 << 10   // the image is 113 KB, /big 256 KB
                 $0.remoteTimeout = .seconds(3)   // generous for a loaded or sanitised build; /slow needs 8 s
             }) { client, _ in
@@ -468,11 +479,12 @@ struct RemoteImageTests {
                 }
                 let cls = try await post(client, "/v1/classify", ["image": base + "/img.png", "labels": ["a", "b"]])
                 #expect(cls.status == .ok)
+                // Every failure is the same answer: too large, too slow (/slow answers after 8 s; a 200 would mean no
+                // limit), missing.
                 expectError(try await post(client, "/v1/embeddings", ["input": [["image": base + "/big"]]]),
-                            .contentTooLarge, param: "input[0].image", code: "image_too_large")
-                // /slow answers after 8 s; the 3 s limit turns it into a timeout (a 200 would mean no limit).
+                            .badRequest, param: "input[0].image", code: "remote_image_unavailable")
                 expectError(try await post(client, "/v1/embeddings", ["input": [["image": base + "/slow"]]]),
-                            .badRequest, param: "input[0].image", code: "remote_image_timeout")
+                            .badRequest, param: "input[0].image", code: "remote_image_unavailable")
                 expectError(try await post(client, "/v1/embeddings", ["input": [["image": base + "/missing"]]]),
                             .badRequest, param: "input[0].image", code: "remote_image_unavailable")
                 // Still no other schemes.
