@@ -66,6 +66,7 @@ def main():
     ap.add_argument("--key", help="one of its keys")
     ap.add_argument("--idle-timeout", type=float, default=30, help="the first server's --idle-timeout")
     ap.add_argument("--max-body-mb", type=float, default=20, help="the first server's --max-body-mb")
+    ap.add_argument("--body-timeout", type=float, help="the first server's --body-timeout (enables the trickle step)")
     ap.add_argument("--shutdown-pid", type=int, help="last step: SIGTERM this server (the first) with an upload stuck")
     ap.add_argument("--shutdown-timeout", type=float, default=30, help="its --shutdown-timeout")
     args = ap.parse_args()
@@ -143,6 +144,32 @@ def main():
         return f"413, then the connection was closed after {seconds:.1f} s ({sent / 1e6:.0f} MB accepted)"
     check("100 MB body with Content-Length", lambda: refused_upload(False))
     check("a chunked body that never ends", lambda: refused_upload(True))
+
+    if args.body_timeout:
+        def trickle():
+            s = socket.create_connection(("127.0.0.1", port))
+            s.settimeout(5)
+            s.sendall(b"POST /v1/embeddings HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                      b"Content-Length: 100000\r\n\r\n{")
+            t, answer = time.time(), b""
+            while time.time() - t < args.body_timeout + 10:
+                try:
+                    s.sendall(b" ")
+                    s.setblocking(False)
+                    try:
+                        answer += s.recv(4096)
+                    except BlockingIOError:
+                        pass
+                    s.setblocking(True)
+                except OSError:
+                    break
+                if answer:
+                    break
+                time.sleep(0.3)
+            seconds = time.time() - t
+            expect(b" 408 " in answer.split(b"\r\n")[0] if answer else False, f"answer {answer[:40]!r} after {seconds:.1f} s")
+            return f"a body sent a byte every 0.3 s got 408 after {seconds:.1f} s (--body-timeout {args.body_timeout:g})"
+        check("a trickled request body", trickle)
 
     def idle():
         s = socket.create_connection(("127.0.0.1", port))

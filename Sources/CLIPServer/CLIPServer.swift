@@ -54,6 +54,8 @@ public struct ServerConfiguration: Sendable {
     /// Seconds in-flight requests get to finish after SIGTERM / SIGINT; then the remaining ones (a stuck upload)
     /// are cancelled and the server stops.
     public var shutdownTimeoutSeconds = 30
+    /// Seconds a request body may take to arrive in full (then 408 and the connection is closed).
+    public var bodyTimeoutSeconds = 60
     /// Seconds a connection may sit idle (no request in progress) before it is closed.
     public var idleTimeoutSeconds = 30
     /// Most open connections; further ones wait in the accept backlog.
@@ -76,6 +78,7 @@ public struct ServerConfiguration: Sendable {
         if maxBodyBytes < 1024 { return "--max-body-mb must be at least 0.001 (1 KiB)" }
         if maxImagePixels < 1 { return "--max-image-pixels must be at least 1" }
         if shutdownTimeoutSeconds < 0 { return "--shutdown-timeout must be 0 or more" }
+        if bodyTimeoutSeconds < 1 { return "--body-timeout must be at least 1 second" }
         if idleTimeoutSeconds < 1 { return "--idle-timeout must be at least 1 second" }
         if maxConnections < 1 { return "--max-connections must be at least 1" }
         if maxRequestPixels < maxImagePixels { return "--max-request-pixels must be at least --max-image-pixels" }

@@ -151,17 +151,37 @@ public struct APIResponder: HTTPResponder {
             await APIResponder.drain(request.body, upTo: drainCap)
             throw tooLarge
         }
-        var buffer = ByteBuffer()
-        var total = 0
-        for try await chunk in request.body {
-            total += chunk.readableBytes
-            if total > limit {
-                // Over the limit: keep reading (and dropping) up to the drain cap, then answer 413.
-                buffer = ByteBuffer()
-                if total > drainCap { break }
-                continue
+        let body = request.body
+        let seconds = server.configuration.bodyTimeoutSeconds
+        // The whole body must arrive within --body-timeout: a trickled upload would otherwise hold a request (and
+        // its connection) for ever. The reader and a timer race; the loser is cancelled.
+        let (buffer, total) = try await withThrowingTaskGroup(of: (ByteBuffer, Int)?.self) { group in
+            group.addTask {
+                var buffer = ByteBuffer()
+                var total = 0
+                for try await chunk in body {
+                    total += chunk.readableBytes
+                    if total > limit {
+                        // Over the limit: keep reading (and dropping) up to the drain cap, then answer 413.
+                        buffer = ByteBuffer()
+                        if total > drainCap { break }
+                        continue
+                    }
+                    buffer.writeImmutableBuffer(chunk)
+                }
+                return (buffer, total)
             }
-            buffer.writeImmutableBuffer(chunk)
+            group.addTask {
+                try await Task.sleep(for: .seconds(seconds))
+                return nil
+            }
+            let first = try await group.next() ?? nil
+            group.cancelAll()
+            guard let first else {
+                throw APIError(status: .requestTimeout, message: "the request body did not arrive within \(seconds) s (--body-timeout)",
+                               code: "body_timeout")
+            }
+            return first
         }
         if total > limit { throw tooLarge }
         guard buffer.readableBytes > 0 else {

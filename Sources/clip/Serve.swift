@@ -55,6 +55,8 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("shutdown-timeout"),
             help: "Seconds in-flight requests get after SIGTERM / SIGINT before the rest are cut off.")
     var shutdownTimeout = 30
+    @Option(name: .customLong("body-timeout"), help: "Seconds a request body may take to arrive (then 408).")
+    var bodyTimeout = 60
     @Option(name: .customLong("idle-timeout"), help: "Seconds an idle connection stays open.") var idleTimeout = 30
     @Option(name: .customLong("max-connections"), help: "Most open connections (more wait to be accepted).")
     var maxConnections = 512
@@ -82,6 +84,7 @@ struct Serve: AsyncParsableCommand {
             config.maxImagePixels = maxImagePixels
             config.maxRequestPixels = maxRequestPixels
             config.idleTimeoutSeconds = idleTimeout
+            config.bodyTimeoutSeconds = bodyTimeout
             config.shutdownTimeoutSeconds = shutdownTimeout
             config.corsOrigins = corsOrigins
             config.allowPrivateHosts = allowPrivateHosts
