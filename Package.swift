@@ -47,6 +47,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
         // The server's service group: a bounded graceful shutdown (--shutdown-timeout).
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        // GET /metrics in Prometheus' text format.
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.0"),
         // `swift package generate-documentation` (DocC); used by no target, so consumers never fetch it.
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.4.0"),
     ],
@@ -91,7 +93,8 @@ let package = Package(
             name: "CLIPServer",
             dependencies: ["CLIPZeroShot", "CLIPSearch", "Tensor", .product(name: "Hummingbird", package: "hummingbird"),
                            .product(name: "NIOCore", package: "swift-nio"),
-                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]),
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                           .product(name: "Prometheus", package: "swift-prometheus")]),
 
         .executableTarget(
             name: "clip",

@@ -135,6 +135,7 @@ public final class CLIPServer: Sendable {
     /// The search index behind `POST /v1/search`, if any.
     public let index: ImageIndex?
     let engine: InferenceEngine
+    let metrics = ServerMetrics()
     let accessLog: AccessLog
     let logger: Logger
     let createdAt: Int

@@ -54,6 +54,7 @@ public struct APIResponder: HTTPResponder {
         "/v1/embeddings": [.post],
         "/v1/classify": [.post],
         "/v1/search": [.post],
+        "/metrics": [.get],
     ]
 
     public func respond(to request: Request, context: Context) async throws -> Response {
@@ -77,7 +78,7 @@ public struct APIResponder: HTTPResponder {
             reply = Reply(e)
         }
         var headers = reply.headers
-        headers[.contentType] = "application/json"
+        if headers[.contentType] == nil { headers[.contentType] = "application/json" }
         headers[.contentLength] = String(reply.body.count)
         // A refused request may have left part of its body unread: close the connection rather than parse the
         // rest as the next request (or keep reading an endless upload).
@@ -99,6 +100,7 @@ public struct APIResponder: HTTPResponder {
             status: reply.status, headers: headers,
             body: isHead ? ResponseBody() : ResponseBody(byteBuffer: ByteBuffer(bytes: reply.body)))
         let elapsed = start.duration(to: .now)
+        server.metrics.record(path: path, method: request.method.rawValue, status: Int(reply.status.code), duration: elapsed)
         let ms = Double(elapsed.components.seconds) * 1e3 + Double(elapsed.components.attoseconds) * 1e-15
         let line = AccessLogLine(time: APIResponder.timeFormat.format(Date()), method: request.method.rawValue, path: path,
                                  status: Int(reply.status.code), durationMs: (ms * 1000).rounded() / 1000,
@@ -135,6 +137,10 @@ public struct APIResponder: HTTPResponder {
         case "/v1/embeddings": return try await embeddings(request)
         case "/v1/classify": return try await classify(request)
         case "/v1/search": return try await search(request)
+        case "/metrics":
+            var reply = Reply(body: server.metrics.render(queue: server.engine.queue, configuration: server.configuration))
+            reply.headers[.contentType] = "text/plain; version=0.0.4"
+            return reply
         default: return try model(id: String(path.dropFirst(modelPrefix.count)).removingPercentEncoding ?? "")
         }
     }

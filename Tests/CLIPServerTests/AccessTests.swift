@@ -169,3 +169,27 @@ struct AddressPolicyTests {
         try AddressPolicy.check(host: "127.0.0.1", allowPrivate: true)
     }
 }
+
+@Suite("GET /metrics")
+struct MetricsTests {
+    @Test func prometheusText() async throws {
+        try await withServer { client, _ in
+            _ = try await post(client, "/v1/embeddings", ["input": ["a", "b"]])
+            _ = try await post(client, "/v1/embeddings", ["input": []])
+            _ = try await client.execute(uri: "/nope", method: .get)
+            let r = try await client.execute(uri: "/metrics", method: .get)
+            #expect(r.status == .ok)
+            #expect(r.headers[.contentType]?.hasPrefix("text/plain") == true)
+            let text = String(buffer: r.body)
+            #expect(text.contains("clip_http_requests_total{route=\"/v1/embeddings\",method=\"POST\",status=\"200\"} 1"), "\(text)")
+            #expect(text.contains("clip_http_requests_total{route=\"/v1/embeddings\",method=\"POST\",status=\"400\"} 1"))
+            #expect(text.contains("clip_http_requests_total{route=\"other\",method=\"GET\",status=\"404\"} 1"))
+            #expect(text.contains("clip_http_request_duration_seconds_bucket{route=\"/v1/embeddings\""))
+            #expect(text.contains("clip_inference_inputs 2"))
+            #expect(text.contains("clip_queue_pending_inputs 0"))
+        }
+        try await withServer(configure: { $0.apiKeys = [APIKey(name: "k", key: AccessTests.key)] }) { client, _ in
+            expectError(try await client.execute(uri: "/metrics", method: .get), .unauthorized, code: "invalid_api_key")
+        }
+    }
+}
