@@ -55,6 +55,7 @@ public struct APIResponder: HTTPResponder {
         "/v1/classify": [.post],
         "/v1/search": [.post],
         "/metrics": [.get],
+        "/openapi.json": [.get],
     ]
 
     public func respond(to request: Request, context: Context) async throws -> Response {
@@ -137,6 +138,7 @@ public struct APIResponder: HTTPResponder {
         case "/v1/embeddings": return try await embeddings(request)
         case "/v1/classify": return try await classify(request)
         case "/v1/search": return try await search(request)
+        case "/openapi.json": return Reply(body: Array(OpenAPI.document.utf8))
         case "/metrics":
             var reply = Reply(body: server.metrics.render(queue: server.engine.queue, configuration: server.configuration))
             reply.headers[.contentType] = "text/plain; version=0.0.4"

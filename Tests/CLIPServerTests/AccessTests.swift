@@ -193,3 +193,24 @@ struct MetricsTests {
         }
     }
 }
+
+@Suite("GET /openapi.json")
+struct OpenAPITests {
+    @Test("the document parses and lists every route with its methods")
+    func everyRoute() async throws {
+        try await withServer { client, _ in
+            let r = try await client.execute(uri: "/openapi.json", method: .get)
+            #expect(r.status == .ok)
+            let doc = json(r)
+            #expect(doc["openapi"] as? String == "3.1.0")
+            let paths = try #require(doc["paths"] as? [String: [String: Any]])
+            for (path, methods) in APIResponder.routes {
+                let documented = try #require(paths[path], "\(path) is not documented")
+                for m in methods where m != .head {
+                    #expect(documented[m.rawValue.lowercased()] != nil, "\(m) \(path) is not documented")
+                }
+            }
+            #expect(paths["/v1/models/{id}"]?["get"] != nil)
+        }
+    }
+}
