@@ -89,9 +89,11 @@ let package = Package(
         .target(name: "CLIPSearch", dependencies: ["CLIPZeroShot", "CSQLite", "Tensor"]),
 
         // The OpenAI-compatible HTTP server: its own target, so the libraries stay free of server dependencies.
+        // malloc_trim for the server (glibc), behind a one-function C shim.
+        .target(name: "CMallocTrim"),
         .target(
             name: "CLIPServer",
-            dependencies: ["CLIPZeroShot", "CLIPSearch", "Tensor", .product(name: "Hummingbird", package: "hummingbird"),
+            dependencies: ["CLIPZeroShot", "CLIPSearch", "Tensor", "CMallocTrim", .product(name: "Hummingbird", package: "hummingbird"),
                            .product(name: "NIOCore", package: "swift-nio"),
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                            .product(name: "Prometheus", package: "swift-prometheus")]),

@@ -4,7 +4,11 @@
 
 import CLIPZeroShot
 import Tensor
+import CMallocTrim
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Synchronization
 
 /// One unit of model work.
@@ -258,7 +262,10 @@ final class InferenceEngine: Sendable {
         queue = InferenceQueue(
             batching: configuration.batching, maxBatch: configuration.maxBatch, maxQueue: configuration.maxQueue,
             batchWait: configuration.batchWait,
-            runImages: { pixels in try clip.imageEmbeddings(pixelValues: pixels).rows },
+            runImages: { pixels in
+                defer { MemoryTrim.afterLargeWork() }
+                return try clip.imageEmbeddings(pixelValues: pixels).rows
+            },
             runTexts: { texts in try clip.textEmbeddings(texts).rows })
         decoder = ImageDecoder(maxPixels: configuration.maxImagePixels, maxBytes: max(configuration.maxBodyBytes, configuration.remoteMaxBytes))
         let q = OperationQueue()
@@ -305,5 +312,21 @@ final class PixelBudget: Sendable {
                 "the images of this request declare more than \(limit) pixels in all (--max-request-pixels)",
                 code: "image_too_large")
         }
+    }
+}
+
+/// Hands freed heap back to the system after image batches (glibc keeps it in its arenas otherwise: +286 MB of RSS
+/// stayed after a load test, 70 MB of it returned by one malloc_trim), at most once every two seconds.
+enum MemoryTrim {
+    private static let last = Mutex<ContinuousClock.Instant?>(nil)
+
+    static func afterLargeWork() {
+        let now = ContinuousClock.now
+        let due = last.withLock { t -> Bool in
+            if let t, t.duration(to: now) < .seconds(2) { return false }
+            t = now
+            return true
+        }
+        if due { _ = clip_malloc_trim() }
     }
 }
