@@ -451,6 +451,11 @@ struct RemoteImageTests {
             return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(bytes: png)))
         }
         router.get("/missing") { _, _ in Response(status: .notFound) }
+        // A compressed body (a small gzip can inflate to gigabytes): refused, whatever it holds.
+        router.get("/gzip") { _, _ in
+            Response(status: .ok, headers: [.contentType: "image/png", .contentEncoding: "gzip"],
+                     body: .init(byteBuffer: ByteBuffer(bytes: [0x1F, 0x8B, 8, 0, 0, 0, 0, 0, 0, 3, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0])))
+        }
         router.get("/redirect") { _, _ in Response(status: .found, headers: [.location: "/img.png"]) }
         let origin = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
         let expected = rows(try TestModels.tiny.imageEmbeddings([.data(png)]))
@@ -486,6 +491,8 @@ struct RemoteImageTests {
                 expectError(try await post(client, "/v1/embeddings", ["input": [["image": base + "/slow"]]]),
                             .badRequest, param: "input[0].image", code: "remote_image_unavailable")
                 expectError(try await post(client, "/v1/embeddings", ["input": [["image": base + "/missing"]]]),
+                            .badRequest, param: "input[0].image", code: "remote_image_unavailable")
+                expectError(try await post(client, "/v1/embeddings", ["input": [["image": base + "/gzip"]]]),
                             .badRequest, param: "input[0].image", code: "remote_image_unavailable")
                 // Still no other schemes.
                 expectError(try await post(client, "/v1/embeddings", ["input": [["image": "file:///etc/hostname"]]]),
