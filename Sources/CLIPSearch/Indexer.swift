@@ -96,7 +96,8 @@ public final class ImageIndexer {
         // Decode batch i + 1 on another thread while batch i runs through the vision tower.
         var next = batches.first.map { decodeAsync($0) }
         for (b, batch) in batches.enumerated() {
-            let decoded = next!.wait()
+            guard let pending = next else { break }   // set for every batch by the line below
+            let decoded = pending.wait()
             next = b + 1 < batches.count ? decodeAsync(batches[b + 1]) : nil
             var ok: [(FolderScan.File, RGBImage)] = []
             for (f, result) in zip(batch, decoded) {
