@@ -127,6 +127,10 @@ public final class SafeTensorsFile: @unchecked Sendable {
     /// Keys in header order.
     public let keys: [String]
 
+    /// Whether the file was read into memory (`copy`): weights should then be copied out of it, so the whole file
+    /// can be freed once the model is loaded.
+    public var isReadIntoMemory: Bool { !isMapped && identity != nil }
+
     // Immutable after init: the mapping (or owned copy) and the start of the data area.
     private let base: UnsafeRawPointer
     private let dataStart: Int

@@ -100,7 +100,8 @@ public struct WeightReader: Sendable {
         let fullKey = try check(name, shape: shape)
         tracker.insert(fullKey)
         let p: Parameter
-        if let mapped = try file.mappedFloats(fullKey), let base = mapped.baseAddress {
+        // Borrow from a mapped file; copy out of a file read into memory, so its buffer is freed after the load.
+        if !file.isReadIntoMemory, let mapped = try file.mappedFloats(fullKey), let base = mapped.baseAddress {
             p = Parameter(borrowing: base, shape: shape, owner: file)
         } else {
             p = Parameter(Tensor(computedShape: shape, storage: try file.floats(fullKey)))
