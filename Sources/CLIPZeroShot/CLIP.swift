@@ -252,24 +252,25 @@ public final class CLIP: Sendable {
     /// CLIP.contextPrefix("a b c d", words: 2)   // "a b "
     /// ```
     package static func contextPrefix(_ text: String, words: Int) -> String {
-        var out = String.UnicodeScalarView()
+        // Scan for the cut; copy only when there is one (almost every text is returned as is).
+        let scalars = text.unicodeScalars
         var count = 0, wordLength = 0
-        for u in text.unicodeScalars {
-            if u.properties.isWhitespace {
+        var i = scalars.startIndex
+        while i != scalars.endIndex {
+            if scalars[i].properties.isWhitespace {
                 wordLength = 0
-                out.append(u)
-                continue
+            } else {
+                if wordLength == 0 {
+                    count += 1
+                    if count > words { break }
+                }
+                wordLength += 1
+                // No CLIP token spans more than 32 bytes: a word of 4,096 characters alone overfills the context.
+                if wordLength > 4096 { break }
             }
-            if wordLength == 0 {
-                count += 1
-                if count > words { break }
-            }
-            wordLength += 1
-            // No CLIP token spans more than 32 bytes: a word of 4,096 characters alone overfills the context.
-            if wordLength > 4096 { break }
-            out.append(u)
+            i = scalars.index(after: i)
         }
-        return String(out)
+        return i == scalars.endIndex ? text : String(scalars[..<i])
     }
 
     /// Images encoded per forward pass.
