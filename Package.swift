@@ -47,6 +47,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
         // The server's service group: a bounded graceful shutdown (--shutdown-timeout).
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        // Remote images (--allow-remote-images): connects to the address the SSRF check approved (dnsOverride, no
+        // second lookup), TLS with the original host name, no automatic redirects or decompression.
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.24.0"),
         // GET /metrics in Prometheus' text format.
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.0"),
         // `swift package generate-documentation` (DocC); used by no target, so consumers never fetch it.
@@ -96,7 +99,8 @@ let package = Package(
             dependencies: ["CLIPZeroShot", "CLIPSearch", "Tensor", "CMallocTrim", .product(name: "Hummingbird", package: "hummingbird"),
                            .product(name: "NIOCore", package: "swift-nio"),
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                           .product(name: "Prometheus", package: "swift-prometheus")]),
+                           .product(name: "Prometheus", package: "swift-prometheus"),
+                           .product(name: "AsyncHTTPClient", package: "async-http-client")]),
 
         .executableTarget(
             name: "clip",

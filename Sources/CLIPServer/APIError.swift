@@ -95,6 +95,9 @@ struct APIError: Error, CustomStringConvertible {
             case .noLabels: return .badRequest("labels must not be empty", param: "labels")
             default: return .badRequest(e.description, param: param)
             }
+        case let e as HTTPError where e.status == .notFound:
+            // Hummingbird's router, for a path our route table matched but its trie did not.
+            return APIError(status: .notFound, message: "Invalid URL", code: "unknown_url")
         case let e as JSONError:
             return .badRequest("could not parse the JSON body of your request: \(e.description)", code: "invalid_json")
         default:

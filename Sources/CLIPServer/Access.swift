@@ -69,11 +69,10 @@ enum AccessControl {
 
     /// The checks every request passes before its route: keys (all routes but /health), Host (loopback without
     /// keys), and a JSON content type on POST.
-    static func check(_ request: Request, path: String, configuration c: ServerConfiguration) throws -> String? {
+    static func check(_ request: Request, path: String, endpoint: Endpoint?, configuration c: ServerConfiguration) throws -> String? {
         var keyName: String?
         // CORS preflights carry no credentials (browsers never send them there).
-        let preflight = request.method == .options && !c.corsOrigins.isEmpty
-        if !c.apiKeys.isEmpty && path != "/health" && !preflight {
+        if !c.apiKeys.isEmpty && path != "/health" && !CORS.isPreflight(request, configuration: c) {
             guard let name = AccessControl.keyName(request.headers[.authorization], keys: c.apiKeys) else {
                 throw APIError(status: .unauthorized,
                                message: "Incorrect API key provided. Send it as the header Authorization: Bearer YOUR_KEY.",
@@ -89,7 +88,7 @@ enum AccessControl {
                            code: "invalid_host")
         }
         // Only for the POST routes: an unknown path or method still gets its 404 or 405.
-        if request.method == .post, APIResponder.routes[path]?.contains(.post) == true {
+        if request.method == .post, endpoint?.methods.contains(.post) == true {
             let type = request.headers[.contentType]?.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased()
             guard type == "application/json" else {
                 throw APIError(status: .unsupportedMediaType,
@@ -120,6 +119,11 @@ enum CORS {
         else { return nil }
         if c.corsOrigins.contains("*") { return "*" }
         return c.corsOrigins.contains(origin) ? origin : nil
+    }
+
+    /// Whether `request` is a CORS preflight this server answers (CORS on, method OPTIONS).
+    static func isPreflight(_ request: Request, configuration c: ServerConfiguration) -> Bool {
+        request.method == .options && !c.corsOrigins.isEmpty
     }
 
     /// 204 for an `OPTIONS` preflight: the route's methods and the headers a client may send.

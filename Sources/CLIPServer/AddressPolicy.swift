@@ -7,9 +7,11 @@ import Glibc
 #endif
 
 enum AddressPolicy {
-    /// Throws unless every address `host` resolves to is public. With `allowPrivate`, only resolution is required.
-    static func check(host: String, allowPrivate: Bool) throws {
-        let name = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
+    /// Host name → its addresses as numeric strings (`93.184.215.14`, `2606:2800::1`).
+    typealias Resolver = @Sendable (String) throws -> [String]
+
+    /// The system resolver (getaddrinfo), each answer printed back as a numeric address.
+    static let systemResolver: Resolver = { name in
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
@@ -18,27 +20,48 @@ enum AddressPolicy {
             throw RemoteFetchError.network("cannot resolve \(name)")
         }
         defer { freeaddrinfo(list) }
+        var addresses: [String] = []
         var node: UnsafeMutablePointer<addrinfo>? = first
         while let n = node {
-            if let sa = n.pointee.ai_addr, !allowPrivate, let why = forbidden(sa) {
-                throw RemoteFetchError.network("\(name) resolves to a \(why) address")
+            if let sa = n.pointee.ai_addr {
+                var text = [CChar](repeating: 0, count: Int(NI_MAXHOST))
+                if getnameinfo(sa, n.pointee.ai_addrlen, &text, socklen_t(text.count), nil, 0, NI_NUMERICHOST) == 0 {
+                    let address = String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+                    if !addresses.contains(address) { addresses.append(address) }
+                }
             }
             node = n.pointee.ai_next
         }
+        return addresses
     }
 
-    /// Why a socket address may not be fetched from, or nil when it is public.
-    static func forbidden(_ sa: UnsafePointer<sockaddr>) -> String? {
-        switch Int32(sa.pointee.sa_family) {
-        case AF_INET:
-            return sa.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { forbidden(ipv4: UInt32(bigEndian: $0.pointee.sin_addr.s_addr)) }
-        case AF_INET6:
-            return sa.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { p in
-                withUnsafeBytes(of: p.pointee.sin6_addr) { forbidden(ipv6: Array($0)) }
-            }
-        default:
-            return "non-IP"
+    /// Resolves `host` once and returns the address to connect to (the first answer), after refusing the host when
+    /// any of its addresses is not public. With `allowPrivate`, only resolution is required. The caller connects to
+    /// the returned address, so a second lookup (DNS rebinding) cannot change what was checked.
+    static func pin(host: String, allowPrivate: Bool, resolver: Resolver = systemResolver) throws -> String {
+        let name = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
+        let addresses = try resolver(name)
+        guard let first = addresses.first else { throw RemoteFetchError.network("\(name) has no address") }
+        for address in addresses {
+            guard let why = forbidden(numeric: address) else { continue }
+            // A non-IP answer is never connectable; the others are refused unless private hosts are allowed.
+            if !allowPrivate || why == "non-IP" { throw RemoteFetchError.network("\(name) resolves to a \(why) address (\(address))") }
         }
+        return first
+    }
+
+    /// Throws unless every address `host` resolves to is public. With `allowPrivate`, only resolution is required.
+    static func check(host: String, allowPrivate: Bool) throws {
+        _ = try pin(host: host, allowPrivate: allowPrivate)
+    }
+
+    /// Why a numeric address may not be fetched from, or nil when it is public.
+    static func forbidden(numeric address: String) -> String? {
+        var v4 = in_addr()
+        if inet_pton(AF_INET, address, &v4) == 1 { return forbidden(ipv4: UInt32(bigEndian: v4.s_addr)) }
+        var v6 = in6_addr()
+        if inet_pton(AF_INET6, address, &v6) == 1 { return withUnsafeBytes(of: v6) { forbidden(ipv6: Array($0)) } }
+        return "non-IP"
     }
 
     static func forbidden(ipv4 a: UInt32) -> String? {

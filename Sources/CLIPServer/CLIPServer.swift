@@ -68,6 +68,9 @@ public struct ServerConfiguration: Sendable {
     public var corsOrigins: [String] = []
     /// Listen on a non-loopback address without API keys (refused otherwise).
     public var insecureNoAuth = false
+    /// Requests each API key (each client address, without keys) may make; more get 429 with `Retry-After`.
+    /// `/health` is not counted. Nil: no limit.
+    public var rateLimit: RateLimit?
 
     public init() {}
 
@@ -89,6 +92,9 @@ public struct ServerConfiguration: Sendable {
         if remoteMaxBytes < 1 { return "--remote-max-mb must be positive" }
         if remoteTimeout <= .zero { return "--remote-timeout must be positive" }
         if modelName.isEmpty { return "--model-name must not be empty" }
+        if let r = rateLimit, !(r.requests.isFinite && r.requests > 0 && r.seconds.isFinite && r.seconds > 0) {
+            return "--rate-limit must be a positive rate such as 10/s or 600/min"
+        }
         if apiKeys.isEmpty && !insecureNoAuth && !AccessControl.isLoopbackBind(host) {
             return "refusing to listen on \(host) without API keys: anyone who can reach it could use it. Give --api-key-file FILE or $CLIP_API_KEYS (or --insecure-no-auth to accept everyone)"
         }
@@ -136,6 +142,8 @@ public final class CLIPServer: Sendable {
     public let index: ImageIndex?
     let engine: InferenceEngine
     let metrics = ServerMetrics()
+    /// `--rate-limit`, when set.
+    let rateLimiter: RateLimiter?
     let accessLog: AccessLog
     let logger: Logger
     let createdAt: Int
@@ -150,6 +158,7 @@ public final class CLIPServer: Sendable {
         self.index = index
         self.accessLog = accessLog
         self.engine = InferenceEngine(clip: clip, configuration: configuration)
+        self.rateLimiter = configuration.rateLimit.map(RateLimiter.init)
         self.createdAt = Int(Date().timeIntervalSince1970)
         if let logger {
             self.logger = logger
@@ -162,10 +171,10 @@ public final class CLIPServer: Sendable {
 
     /// The Hummingbird application serving this server's routes (for `run`, or HummingbirdTesting's `test`).
     public func makeApplication(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in })
-        -> Application<APIResponder>
+        -> Application<RouterResponder<CLIPRequestContext>>
     {
         Application(
-            responder: APIResponder(server: self),
+            router: makeRouter(),
             server: .http1(configuration: .init(
                 idleTimeout: .seconds(Int64(configuration.idleTimeoutSeconds)),
                 httpDecoderConfiguration: .init(maxHeaderFieldSize: 16 << 10, maxHeaderListSize: 32 << 10, maxHeaderFieldCount: 100))),

@@ -1,10 +1,9 @@
 // Where an image in a request comes from: a data URL, bare base64, or (only with --allow-remote-images) an
-// http(s) URL fetched with Foundation's URLSession under size and time limits.
+// http(s) URL fetched with AsyncHTTPClient from an address the SSRF policy checked, under size and time limits.
 
+import AsyncHTTPClient
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
+import NIOCore
 
 /// A parsed image reference from a request.
 enum ImageReference: Sendable, Equatable {
@@ -79,144 +78,101 @@ enum RemoteFetchError: Error, Equatable {
     case network(String)
 }
 
-/// Fetches one URL with a byte cap and an overall deadline (one ephemeral URLSession per fetch).
-final class RemoteImageFetcher: NSObject, URLSessionDataDelegate, @unchecked Sendable {
-    private let maxBytes: Int
-    private let lock = NSLock()
-    private var data = Data()
-    private var continuation: CheckedContinuation<[UInt8], Error>?
-    private var redirects = 0
+/// Fetches one image URL under a byte cap and a whole-fetch deadline, connecting only to addresses that
+/// ``AddressPolicy`` approved: each hop's host is resolved once, checked, and the connection goes to that address
+/// (AsyncHTTPClient's `dnsOverride`; TLS still verifies the original host name). Redirects are followed by hand (at
+/// most 5), each one resolved and checked again. Compressed bodies are refused, and the transfer is cut at the cap.
+enum RemoteImageFetcher {
+    static let maxRedirects = 5
 
-    private let timeoutSeconds: Double
-    private let allowPrivateHosts: Bool
-
-    private init(maxBytes: Int, timeoutSeconds: Double, allowPrivateHosts: Bool) {
-        self.maxBytes = maxBytes
-        self.timeoutSeconds = timeoutSeconds
-        self.allowPrivateHosts = allowPrivateHosts
+    static func fetch(_ url: URL, maxBytes: Int, timeout: Duration, allowPrivateHosts: Bool = false,
+                      resolver: @escaping AddressPolicy.Resolver = AddressPolicy.systemResolver) async throws -> [UInt8] {
+        let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) * 1e-18
+        // AsyncHTTPClient's deadline ends when the response head arrives; the race below also bounds the body.
+        return try await withThrowingTaskGroup(of: [UInt8].self) { group in
+            group.addTask {
+                let deadline = NIODeadline.now() + .nanoseconds(Int64(seconds * 1e9))
+                var current = url
+                for _ in 0...maxRedirects {
+                    switch try await fetchOnce(current, maxBytes: maxBytes, deadline: deadline, seconds: seconds,
+                                               allowPrivateHosts: allowPrivateHosts, resolver: resolver) {
+                    case .body(let bytes):
+                        return bytes
+                    case .redirect(let location):
+                        guard let next = URL(string: location, relativeTo: current)?.absoluteURL,
+                              let scheme = next.scheme?.lowercased(), scheme == "http" || scheme == "https" else {
+                            throw RemoteFetchError.redirect("redirect to a non-http(s) URL")
+                        }
+                        current = next
+                    }
+                }
+                throw RemoteFetchError.redirect("more than \(maxRedirects) redirects")
+            }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                throw RemoteFetchError.timeout(seconds: seconds)
+            }
+            defer { group.cancelAll() }
+            guard let bytes = try await group.next() else { throw RemoteFetchError.timeout(seconds: seconds) }
+            return bytes
+        }
     }
 
-    /// Refuses URLs with credentials and hosts that resolve to non-public addresses (before the request, and at
-    /// every redirect). The check and the connection resolve separately: a DNS answer that changes in between
-    /// is not caught (see the README).
-    static func checkTarget(_ url: URL, allowPrivateHosts: Bool) throws {
+    private enum Hop {
+        case body([UInt8])
+        case redirect(String)
+    }
+
+    /// One request to one checked address: a body, or where a redirect points.
+    private static func fetchOnce(_ url: URL, maxBytes: Int, deadline: NIODeadline, seconds: Double,
+                                  allowPrivateHosts: Bool, resolver: AddressPolicy.Resolver) async throws -> Hop {
         guard url.user == nil, url.password == nil else { throw RemoteFetchError.redirect("credentials in the URL") }
         guard let host = url.host, !host.isEmpty else { throw RemoteFetchError.network("no host") }
-        try AddressPolicy.check(host: host, allowPrivate: allowPrivateHosts)
+        let address = try AddressPolicy.pin(host: host, allowPrivate: allowPrivateHosts, resolver: resolver)
+        var config = HTTPClient.Configuration(redirectConfiguration: .disallow, decompression: .disabled)
+        let bare = host.hasPrefix("[") ? String(host.dropFirst().dropLast()) : host
+        config.dnsOverride[bare] = address
+        config.dnsOverride[host] = address
+        config.connectionPool = .init(idleTimeout: .seconds(1))
+        let backstop = TimeAmount.nanoseconds(Int64((seconds + 1) * 1e9))
+        config.timeout = .init(connect: backstop, read: backstop)
+        let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: config)
+        let result: Result<Hop, Error>
+        do {
+            result = .success(try await exchange(client, url, maxBytes: maxBytes, deadline: deadline))
+        } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
+            result = .failure(RemoteFetchError.timeout(seconds: seconds))
+        } catch {
+            result = .failure(error)
+        }
+        // Closes the connection, also when the body was abandoned at the cap.
+        try? await client.shutdown()
+        return try result.get()
     }
 
-    static func fetch(_ url: URL, maxBytes: Int, timeout: Duration, allowPrivateHosts: Bool = false) async throws -> [UInt8] {
-        try checkTarget(url, allowPrivateHosts: allowPrivateHosts)
-        let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) * 1e-18
-        // URLSession's own timeouts are a backstop only: on Linux a sub-second value times out at once (it is
-        // truncated to whole seconds), so they are rounded up and the watchdog below enforces `timeout`.
-        let backstop = (seconds + 1).rounded(.up)
-        let config = URLSessionConfiguration.ephemeral
-        config.timeoutIntervalForRequest = backstop
-        config.timeoutIntervalForResource = backstop
-        config.requestCachePolicy = .reloadIgnoringLocalCacheData
-        config.urlCache = nil
-        config.httpCookieStorage = nil
-        config.httpShouldSetCookies = false
-        let fetcher = RemoteImageFetcher(maxBytes: maxBytes, timeoutSeconds: seconds, allowPrivateHosts: allowPrivateHosts)
-        let session = URLSession(configuration: config, delegate: fetcher, delegateQueue: nil)
-        defer { session.invalidateAndCancel() }
-        var request = URLRequest(url: url, cachePolicy: .reloadIgnoringLocalCacheData, timeoutInterval: backstop)
-        request.setValue("image/*", forHTTPHeaderField: "Accept")
-        request.setValue("clip-serve", forHTTPHeaderField: "User-Agent")
-        // Compressed bodies are refused: a small gzip can inflate to gigabytes before a byte cap sees it.
-        request.setValue("identity", forHTTPHeaderField: "Accept-Encoding")
-        let task = session.dataTask(with: request)
-        return try await withCheckedThrowingContinuation { cont in
-            fetcher.lock.withLock { fetcher.continuation = cont }
-            // Our own watchdog as well as URLSession's timeouts: the whole fetch must end within `timeout`.
-            DispatchQueue.global().asyncAfter(deadline: .now() + seconds) {
-                if fetcher.finish(.failure(RemoteFetchError.timeout(seconds: seconds))) { task.cancel() }
-            }
-            task.resume()
+    private static func exchange(_ client: HTTPClient, _ url: URL, maxBytes: Int, deadline: NIODeadline) async throws -> Hop {
+        var request = HTTPClientRequest(url: url.absoluteString)
+        request.headers.add(name: "Accept", value: "image/*")
+        request.headers.add(name: "User-Agent", value: "clip-serve")
+        // A small gzip can inflate to gigabytes before a byte cap sees it: ask for none, refuse any.
+        request.headers.add(name: "Accept-Encoding", value: "identity")
+        let response = try await client.execute(request, deadline: deadline)
+        let status = Int(response.status.code)
+        if (300..<400).contains(status), let location = response.headers.first(name: "Location") {
+            return .redirect(location)
         }
+        guard (200..<300).contains(status) else { throw RemoteFetchError.status(status) }
+        if let encoding = response.headers.first(name: "Content-Encoding")?.lowercased(), encoding != "identity" {
+            throw RemoteFetchError.network("compressed response (\(encoding))")
+        }
+        if let length = response.headers.first(name: "Content-Length").flatMap(Int.init), length > maxBytes {
+            throw RemoteFetchError.tooLarge(limit: maxBytes)
+        }
+        var bytes: [UInt8] = []
+        for try await chunk in response.body {
+            guard bytes.count + chunk.readableBytes <= maxBytes else { throw RemoteFetchError.tooLarge(limit: maxBytes) }
+            bytes += chunk.readableBytesView
+        }
+        return .body(bytes)
     }
-
-    /// Resumes the waiting request once; returns whether this call did.
-    @discardableResult
-    private func finish(_ result: Result<[UInt8], Error>) -> Bool {
-        let cont: CheckedContinuation<[UInt8], Error>? = lock.withLock {
-            defer { continuation = nil }
-            return continuation
-        }
-        cont?.resume(with: result)
-        return cont != nil
-    }
-
-    func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,
-                    completionHandler: @escaping (URLSession.ResponseDisposition) -> Void) {
-        if let http = response as? HTTPURLResponse, !(200..<300).contains(http.statusCode) {
-            finish(.failure(RemoteFetchError.status(http.statusCode)))
-            completionHandler(.cancel)
-            return
-        }
-        if let http = response as? HTTPURLResponse,
-           let encoding = http.value(forHTTPHeaderField: "Content-Encoding")?.lowercased(), encoding != "identity" {
-            finish(.failure(RemoteFetchError.network("compressed response (\(encoding))")))
-            completionHandler(.cancel)
-            return
-        }
-        if response.expectedContentLength > Int64(maxBytes) {
-            finish(.failure(RemoteFetchError.tooLarge(limit: maxBytes)))
-            completionHandler(.cancel)
-            return
-        }
-        completionHandler(.allow)
-    }
-
-    func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive chunk: Data) {
-        let over: Bool = lock.withLock {
-            data.append(chunk)
-            return data.count > maxBytes
-        }
-        if over {
-            finish(.failure(RemoteFetchError.tooLarge(limit: maxBytes)))
-            dataTask.cancel()
-        }
-    }
-
-    func urlSession(_ session: URLSession, task: URLSessionTask, willPerformHTTPRedirection response: HTTPURLResponse,
-                    newRequest request: URLRequest, completionHandler: @escaping (URLRequest?) -> Void) {
-        let scheme = request.url?.scheme?.lowercased() ?? ""
-        let count: Int = lock.withLock { redirects += 1; return redirects }
-        if scheme != "http" && scheme != "https" {
-            finish(.failure(RemoteFetchError.redirect("redirect to a non-http(s) URL")))
-            completionHandler(nil)
-            task.cancel()
-        } else if let url = request.url, let refusal = Result(catching: { try RemoteImageFetcher.checkTarget(url, allowPrivateHosts: allowPrivateHosts) }).failure {
-            finish(.failure(refusal))
-            completionHandler(nil)
-            task.cancel()
-        } else if count > 5 {
-            finish(.failure(RemoteFetchError.redirect("more than 5 redirects")))
-            completionHandler(nil)
-            task.cancel()
-        } else {
-            completionHandler(request)
-        }
-    }
-
-    func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: Error?) {
-        if let error {
-            let ns = error as NSError
-            if ns.domain == NSURLErrorDomain && ns.code == NSURLErrorTimedOut {
-                finish(.failure(RemoteFetchError.timeout(seconds: timeoutSeconds)))
-            } else {
-                finish(.failure(RemoteFetchError.network(error.localizedDescription)))
-            }
-        } else {
-            let bytes = lock.withLock { [UInt8](data) }
-            finish(.success(bytes))
-        }
-    }
-}
-
-extension Result {
-    /// The error of a failure, nil for a success.
-    var failure: Failure? { if case .failure(let e) = self { return e } else { return nil } }
 }

@@ -10,15 +10,8 @@ final class ServerMetrics: Sendable {
                                        .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1),
                                        .seconds(2.5), .seconds(5), .seconds(10)]
 
-    /// The route label: known routes as themselves, model ids folded, anything else "other" (bounded cardinality).
-    static func route(_ path: String) -> String {
-        if APIResponder.routes[path] != nil || path == "/metrics" { return path }
-        if path.hasPrefix("/v1/models/") { return "/v1/models/{id}" }
-        return "other"
-    }
-
-    func record(path: String, method: String, status: Int, duration: Duration) {
-        let route = ServerMetrics.route(path)
+    /// One request: `route` is the route's pattern (`/v1/models/{id}`) or "other" (bounded cardinality).
+    func record(route: String, method: String, status: Int, duration: Duration) {
         registry.makeCounter(name: "clip_http_requests_total",
                              labels: [("route", route), ("method", method), ("status", String(status))],
                              help: "HTTP requests by route, method and status").increment()

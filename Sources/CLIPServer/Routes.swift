@@ -1,4 +1,4 @@
-// The routes: dispatch (404 / 405), body reading (413), the handlers and the access log.
+// The route handlers: body reading (413, 408), JSON parsing and the work of each route.
 
 import CLIPSearch
 import CLIPZeroShot
@@ -7,8 +7,8 @@ import Foundation
 import Hummingbird
 import NIOCore
 
-/// A finished response before it becomes a Hummingbird `Response`.
-struct Reply {
+/// A handler's answer: status, JSON (or text) body and extra headers.
+struct Reply: ResponseGenerator {
     var status: HTTPResponse.Status
     var body: [UInt8]
     var headers: HTTPFields = [:]
@@ -27,6 +27,10 @@ struct Reply {
     init<T: Encodable>(_ value: T) {
         self.init(body: ResponseJSON.encode(value))
     }
+
+    func response(from request: Request, context: some RequestContext) -> Response {
+        Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
+    }
 }
 
 /// The request context: Hummingbird's core storage plus the connection, so a refused upload can be cut off.
@@ -40,112 +44,9 @@ public struct CLIPRequestContext: RequestContext {
     }
 }
 
-/// Hummingbird responder for the whole API.
-public struct APIResponder: HTTPResponder {
-    public typealias Context = CLIPRequestContext
+/// The route handlers; ``APIMiddleware`` does what every route shares (access, limits, errors, logging).
+struct APIHandlers: Sendable {
     let server: CLIPServer
-
-    static let timeFormat = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
-
-    /// Path → allowed methods.
-    static let routes: [String: [HTTPRequest.Method]] = [
-        "/health": [.get, .head],
-        "/v1/models": [.get],
-        "/v1/embeddings": [.post],
-        "/v1/classify": [.post],
-        "/v1/search": [.post],
-        "/metrics": [.get],
-        "/openapi.json": [.get],
-    ]
-
-    public func respond(to request: Request, context: Context) async throws -> Response {
-        let start = ContinuousClock.now
-        let path = request.uri.path
-        let requestID = RequestID.accept(request.headers.first { $0.name.canonicalName == "x-request-id" }?.value)
-        var reply: Reply
-        var keyName: String?
-        do {
-            do {
-                keyName = try AccessControl.check(request, path: path, configuration: server.configuration)
-            } catch {
-                // Refused before reading: read (and drop) the body so the client sees the answer.
-                await APIResponder.drain(request.body, upTo: APIResponder.drainLimit(server.configuration.maxBodyBytes))
-                throw error
-            }
-            reply = try await route(request, path: path)
-        } catch {
-            var e = APIError.from(error)
-            e.requestID = requestID
-            reply = Reply(e)
-        }
-        var headers = reply.headers
-        if headers[.contentType] == nil { headers[.contentType] = "application/json" }
-        headers[.contentLength] = String(reply.body.count)
-        // A refused request may have left part of its body unread: close the connection rather than parse the
-        // rest as the next request (or keep reading an endless upload).
-        if reply.status.code >= 400 && request.method == .post {
-            headers[.connection] = "close"
-            // Hummingbird would read the rest of the body before closing (forever, for an endless upload): close
-            // the connection once the answer has had time to leave.
-            let channel = context.channel
-            channel.eventLoop.scheduleTask(in: .seconds(1)) { channel.close(promise: nil) }
-        }
-        headers[.init("X-Request-ID")!] = requestID
-        if let origin = CORS.allowedOrigin(request, configuration: server.configuration) {
-            headers[.init("Access-Control-Allow-Origin")!] = origin
-            headers[.init("Vary")!] = "Origin"
-            headers[.init("Access-Control-Expose-Headers")!] = "X-Request-ID, Retry-After"
-        }
-        let isHead = request.method == .head
-        let response = Response(
-            status: reply.status, headers: headers,
-            body: isHead ? ResponseBody() : ResponseBody(byteBuffer: ByteBuffer(bytes: reply.body)))
-        let elapsed = start.duration(to: .now)
-        server.metrics.record(path: path, method: request.method.rawValue, status: Int(reply.status.code), duration: elapsed)
-        let ms = Double(elapsed.components.seconds) * 1e3 + Double(elapsed.components.attoseconds) * 1e-15
-        let line = AccessLogLine(time: APIResponder.timeFormat.format(Date()), method: request.method.rawValue, path: path,
-                                 status: Int(reply.status.code), durationMs: (ms * 1000).rounded() / 1000,
-                                 bytes: isHead ? 0 : reply.body.count, key: keyName, requestId: requestID)
-        server.accessLog.write(String(decoding: ResponseJSON.encode(line), as: UTF8.self))
-        return response
-    }
-
-    func route(_ request: Request, path: String) async throws -> Reply {
-        let modelPrefix = "/v1/models/"
-        let allowed: [HTTPRequest.Method]
-        if let methods = APIResponder.routes[path] {
-            allowed = methods
-        } else if path.hasPrefix(modelPrefix), path.count > modelPrefix.count {
-            allowed = [.get]
-        } else {
-            await APIResponder.drain(request.body, upTo: APIResponder.drainLimit(server.configuration.maxBodyBytes))
-            throw APIError(status: .notFound, message: "Invalid URL (\(request.method.rawValue) \(path))",
-                           code: "unknown_url")
-        }
-        if request.method == .options, !server.configuration.corsOrigins.isEmpty {
-            return CORS.preflight(allowed: allowed)
-        }
-        guard allowed.contains(request.method) else {
-            await APIResponder.drain(request.body, upTo: APIResponder.drainLimit(server.configuration.maxBodyBytes))
-            throw APIError(
-                status: .methodNotAllowed,
-                message: "method \(request.method.rawValue) is not allowed for \(path) (allowed: \(allowed.map(\.rawValue).joined(separator: ", ")))",
-                code: "method_not_allowed", headers: [.allow: allowed.map(\.rawValue).joined(separator: ", ")])
-        }
-        switch path {
-        case "/health": return health()
-        case "/v1/models": return models()
-        case "/v1/embeddings": return try await embeddings(request)
-        case "/v1/classify": return try await classify(request)
-        case "/v1/search": return try await search(request)
-        case "/openapi.json": return Reply(body: Array(OpenAPI.document.utf8))
-        case "/metrics":
-            var reply = Reply(body: server.metrics.render(queue: server.engine.queue, configuration: server.configuration))
-            reply.headers[.contentType] = "text/plain; version=0.0.4"
-            return reply
-        default: return try model(id: String(path.dropFirst(modelPrefix.count)).removingPercentEncoding ?? "")
-        }
-    }
 
     // MARK: Body
 
@@ -154,9 +55,9 @@ public struct APIResponder: HTTPResponder {
         let limit = server.configuration.maxBodyBytes
         let tooLarge = APIError.tooLarge(
             "request body is larger than the \(limit)-byte limit (--max-body-mb)", code: "request_too_large")
-        let drainCap = APIResponder.drainLimit(limit)
+        let drainCap = APIHandlers.drainLimit(limit)
         if let declared = request.headers[.contentLength].flatMap(Int.init), declared > limit {
-            await APIResponder.drain(request.body, upTo: drainCap)
+            await APIHandlers.drain(request.body, upTo: drainCap)
             throw tooLarge
         }
         let body = request.body
@@ -243,6 +144,12 @@ public struct APIResponder: HTTPResponder {
     }
 
     func models() -> Reply { Reply(ListResponse(data: [modelObject])) }
+
+    func metrics() -> Reply {
+        var reply = Reply(body: server.metrics.render(queue: server.engine.queue, configuration: server.configuration))
+        reply.headers[.contentType] = "text/plain; version=0.0.4"
+        return reply
+    }
 
     func model(id: String) throws -> Reply {
         guard id == server.configuration.modelName else {
@@ -499,7 +406,7 @@ public struct APIResponder: HTTPResponder {
     }
 }
 
-extension APIResponder {
+extension APIHandlers {
     // MARK: POST /v1/search
 
     /// `{"query": TEXT}` or `{"image": DATA_URL}`, optional `top_k` (1…1000, default 10) and `filter`
@@ -507,7 +414,7 @@ extension APIResponder {
     /// of `clip search query`. Rows committed by a running indexer are seen on the next request.
     func search(_ request: Request) async throws -> Reply {
         guard let index = server.index else {
-            await APIResponder.drain(request.body, upTo: APIResponder.drainLimit(server.configuration.maxBodyBytes))
+            await APIHandlers.drain(request.body, upTo: APIHandlers.drainLimit(server.configuration.maxBodyBytes))
             throw APIError(status: .notFound, message: "this server has no search index (start clip serve with --index FILE)",
                            code: "no_search_index")
         }

@@ -44,6 +44,8 @@ struct ClipCommand: AsyncParsableCommand {
         } catch let code as ExitCode {
             Foundation.exit(code.rawValue)
         } catch {
+            // `clip SUBCOMMAND --help` arrives here, as a help request thrown by the parser's help command.
+            if exitCode(for: error) == .success { exit(withError: error) }
             fail(oneLine(message(for: error)))
         }
     }

@@ -65,6 +65,9 @@ struct Serve: AsyncParsableCommand {
     var apiKeyFile: String?
     @Flag(name: .customLong("insecure-no-auth"), help: "Allow a non-loopback --host without API keys.")
     var insecureNoAuth = false
+    @Option(name: .customLong("rate-limit"),
+            help: "Requests each API key (each client address, without keys) may make, e.g. 10/s, 600/min, 5000/h; more get 429 with Retry-After. /health is not counted.")
+    var rateLimit: String?
     @Option(name: .long, help: "Search index for POST /v1/search (built with `clip search index` and the same weights).")
     var index: String?
 
@@ -108,6 +111,7 @@ struct Serve: AsyncParsableCommand {
             }
             if let file = apiKeyFile, config.apiKeys.isEmpty { throw ValidationError("\(file) holds no API key") }
             config.insecureNoAuth = insecureNoAuth
+            config.rateLimit = try rateLimit.map { try RateLimit(parsing: $0) }
             if let message = config.validationError() { throw ValidationError(message) }
             // Weights are read into memory: a deploy that truncates or overwrites the files cannot reach them.
             let clip = try CLIP(directory: dir, options: weights.loadOptions(copyWeights: !mmapWeights))

@@ -152,6 +152,74 @@ struct RequestIDAndCORSTests {
     }
 }
 
+@Suite("Rate limit (--rate-limit)")
+struct RateLimitTests {
+    @Test("N/s, N/min, N/h and a bare N parse; anything else is a configuration error naming the text",
+          arguments: [("10/s", 10.0, 1.0), ("600/min", 600, 60), ("5000/h", 5000, 3600), ("2.5", 2.5, 1), (" 3 / m ", 3, 60)])
+    func parses(text: String, requests: Double, seconds: Double) throws {
+        #expect(try RateLimit(parsing: text) == RateLimit(requests: requests, seconds: seconds))
+    }
+
+    @Test(arguments: ["", "0/s", "-1/s", "ten/s", "5/fortnight", "inf/s", "nan", "1e400/s"])
+    func refuses(text: String) {
+        #expect(throws: ServerConfigurationError.self) { try RateLimit(parsing: text) }
+    }
+
+    @Test("a bucket holds one period's requests, refills at the rate, and tells how long to wait")
+    func bucket() throws {
+        let limiter = RateLimiter(RateLimit(requests: 2, seconds: 1))
+        let t0 = ContinuousClock.now
+        try limiter.admit("a", now: t0)
+        try limiter.admit("a", now: t0)
+        #expect(throws: APIError.self) { try limiter.admit("a", now: t0) }
+        try limiter.admit("b", now: t0)   // another client has its own bucket
+        // Half a second refills one request at 2/s, not two.
+        try limiter.admit("a", now: t0 + .milliseconds(500))
+        #expect(throws: APIError.self) { try limiter.admit("a", now: t0 + .milliseconds(500)) }
+        do {
+            try limiter.admit("a", now: t0 + .milliseconds(600))
+            Issue.record("admitted with 0.2 of a token")
+        } catch let e as APIError {
+            #expect(e.status == .tooManyRequests && e.code == "rate_limit_exceeded")
+            #expect(e.headers[.retryAfter] == "1")
+            #expect(e.headers[.init("X-RateLimit-Reset-Requests")!] == "0.400s")
+        }
+    }
+
+    @Test("the table of clients stays bounded under a flood of addresses")
+    func boundedTable() throws {
+        let limiter = RateLimiter(RateLimit(requests: 1, seconds: 1))
+        let t0 = ContinuousClock.now
+        // Spread out (old buckets have refilled and are forgotten first) and all at once (nothing has refilled).
+        for i in 0..<(RateLimiter.maxClients + 500) { try limiter.admit("10.0.\(i / 256).\(i % 256)", now: t0 + .seconds(2 * i)) }
+        #expect(limiter.clients <= RateLimiter.maxClients)
+        let t1 = t0 + .seconds(10 * RateLimiter.maxClients)
+        for i in 0..<(3 * RateLimiter.maxClients) { try limiter.admit("flood-\(i)", now: t1) }
+        #expect(limiter.clients <= RateLimiter.maxClients)
+    }
+
+    @Test("per key over HTTP: 429 in OpenAI's shape with Retry-After; other keys and /health unaffected")
+    func overHTTP() async throws {
+        let other = "sk-other-0123456789abcdef"
+        try await withServer(configure: {
+            $0.apiKeys = [APIKey(name: "a", key: AccessTests.key), APIKey(name: "b", key: other)]
+            $0.rateLimit = RateLimit(requests: 2, seconds: 3600)
+        }) { client, _ in
+            func models(_ key: String) async throws -> TestResponse {
+                try await client.execute(uri: "/v1/models", method: .get, headers: [.authorization: "Bearer " + key])
+            }
+            #expect(try await models(AccessTests.key).status == .ok)
+            #expect(try await models(AccessTests.key).status == .ok)
+            let refused = try await models(AccessTests.key)
+            // OpenAI's shape for a request-rate limit: type "requests".
+            expectError(refused, .tooManyRequests, code: "rate_limit_exceeded", type: "requests")
+            #expect(Int(refused.headers[.retryAfter] ?? "") ?? 0 >= 1700, "\(refused.headers)")
+            #expect(try await models(other).status == .ok)
+            for _ in 0..<5 { #expect(try await client.execute(uri: "/health", method: .get).status == .ok) }
+        }
+    }
+}
+
 @Suite("Remote image address policy")
 struct AddressPolicyTests {
     @Test("loopback, private, CGNAT, link-local, multicast, unspecified and IPv4-in-IPv6 forms are refused")
@@ -204,13 +272,14 @@ struct OpenAPITests {
             let doc = json(r)
             #expect(doc["openapi"] as? String == "3.1.0")
             let paths = try #require(doc["paths"] as? [String: [String: Any]])
-            for (path, methods) in APIResponder.routes {
-                let documented = try #require(paths[path], "\(path) is not documented")
-                for m in methods where m != .head {
-                    #expect(documented[m.rawValue.lowercased()] != nil, "\(m) \(path) is not documented")
+            // OpenAPI writes captures as {id}, as the route's label does.
+            for endpoint in Endpoint.all {
+                let documented = try #require(paths[endpoint.label], "\(endpoint.label) is not documented")
+                for m in endpoint.methods where m != .head {
+                    #expect(documented[m.rawValue.lowercased()] != nil, "\(m) \(endpoint.label) is not documented")
                 }
             }
-            #expect(paths["/v1/models/{id}"]?["get"] != nil)
+            #expect(Set(paths.keys) == Set(Endpoint.all.map(\.label)), "documented routes that do not exist")
         }
     }
 }

@@ -502,6 +502,95 @@ struct RemoteImageTests {
     }
 }
 
+@Suite("Remote image fetching: the checked address is the one connected to")
+struct RemoteFetchPinningTests {
+    /// An origin on loopback that records the Host header of each request.
+    static func withOrigin(_ body: @escaping @Sendable (Int) async throws -> Void) async throws {
+        let png = image("odd_225x301.png")
+        let router = Router()
+        router.get("/img.png") { request, _ in
+            Response(status: .ok, headers: [.contentType: "image/png", .init("X-Seen-Host")!: request.head.authority ?? ""],
+                     body: .init(byteBuffer: ByteBuffer(bytes: png)))
+        }
+        router.get("/to-private") { _, _ in Response(status: .found, headers: [.location: "http://internal.invalid/img.png"]) }
+        router.get("/to-pinned") { _, _ in Response(status: .found, headers: [.location: "/img.png"]) }
+        router.get("/loop") { _, _ in Response(status: .found, headers: [.location: "/loop"]) }
+        // Headers at once, then a body that trickles for 20 s: only a whole-fetch limit stops it.
+        router.get("/trickle") { _, _ in
+            Response(status: .ok, headers: [.contentType: "image/png"], body: ResponseBody { writer in
+                for _ in 0..<200 {
+                    try await writer.write(ByteBuffer(bytes: [0x89]))
+                    try await Task.sleep(for: .milliseconds(100))
+                }
+                try await writer.finish(nil)
+            })
+        }
+        let origin = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
+        try await origin.test(.live) { live in try await body(try #require(live.port)) }
+    }
+
+    @Test("a name only our resolver knows is fetched from the address it gave (so no second lookup happened)")
+    func connectsToCheckedAddress() async throws {
+        try await Self.withOrigin { port in
+            // The system resolver cannot resolve .invalid (RFC 6761): success proves the connection used our answer.
+            let resolver: AddressPolicy.Resolver = { name in
+                guard name == "pinned.invalid" else { throw RemoteFetchError.network("unknown \(name)") }
+                return ["127.0.0.1"]
+            }
+            let bytes = try await RemoteImageFetcher.fetch(URL(string: "http://pinned.invalid:\(port)/img.png")!, maxBytes: 1 << 20,
+                                                           timeout: .seconds(5), allowPrivateHosts: true, resolver: resolver)
+            #expect(bytes == image("odd_225x301.png"))
+            // Redirects are re-resolved through the same policy (relative Location: same host, checked again).
+            let redirected = try await RemoteImageFetcher.fetch(URL(string: "http://pinned.invalid:\(port)/to-pinned")!, maxBytes: 1 << 20,
+                                                                timeout: .seconds(5), allowPrivateHosts: true, resolver: resolver)
+            #expect(redirected == bytes)
+            // Without --allow-private-hosts the same answer (loopback) is refused before any connection.
+            await #expect(throws: RemoteFetchError.self) {
+                _ = try await RemoteImageFetcher.fetch(URL(string: "http://pinned.invalid:\(port)/img.png")!, maxBytes: 1 << 20,
+                                                       timeout: .seconds(5), allowPrivateHosts: false, resolver: resolver)
+            }
+        }
+    }
+
+    @Test("every address of a name is checked, and every redirect hop")
+    func everyAddressAndHop() async throws {
+        try await Self.withOrigin { port in
+            // A public first answer does not hide a private second one.
+            let mixed: AddressPolicy.Resolver = { _ in ["93.184.215.14", "10.0.0.7"] }
+            #expect(throws: RemoteFetchError.self) { try AddressPolicy.pin(host: "mixed.invalid", allowPrivate: false, resolver: mixed) }
+            let pinned = try AddressPolicy.pin(host: "mixed.invalid", allowPrivate: true, resolver: mixed)
+            #expect(pinned == "93.184.215.14")
+            // A redirect's host goes through the same resolver and policy (not a lookup of the HTTP client's own).
+            let hop: AddressPolicy.Resolver = { name in
+                if name == "origin.invalid" { return ["127.0.0.1"] }
+                throw RemoteFetchError.network("test resolver asked for \(name)")
+            }
+            await #expect(throws: RemoteFetchError.network("test resolver asked for internal.invalid")) {
+                _ = try await RemoteImageFetcher.fetch(URL(string: "http://origin.invalid:\(port)/to-private")!, maxBytes: 1 << 20,
+                                                       timeout: .seconds(5), allowPrivateHosts: true, resolver: hop)
+            }
+            #expect(AddressPolicy.forbidden(numeric: "169.254.169.254") == "link-local")
+            await #expect(throws: RemoteFetchError.redirect("more than \(RemoteImageFetcher.maxRedirects) redirects")) {
+                _ = try await RemoteImageFetcher.fetch(URL(string: "http://127.0.0.1:\(port)/loop")!, maxBytes: 1 << 20,
+                                                       timeout: .seconds(5), allowPrivateHosts: true)
+            }
+        }
+    }
+
+    @Test("a body that trickles after its headers is cut at the whole-fetch time limit")
+    func trickleIsCut() async throws {
+        try await Self.withOrigin { port in
+            let start = ContinuousClock.now
+            await #expect(throws: RemoteFetchError.timeout(seconds: 1)) {
+                _ = try await RemoteImageFetcher.fetch(URL(string: "http://127.0.0.1:\(port)/trickle")!, maxBytes: 1 << 20,
+                                                       timeout: .seconds(1), allowPrivateHosts: true)
+            }
+            // The trickle lasts 20 s; the fetch must have ended long before (a loose bound: this is not a timing goal).
+            #expect(start.duration(to: .now) < .seconds(10))
+        }
+    }
+}
+
 @Suite("Graceful shutdown")
 struct ShutdownTests {
     /// A request in flight when shutdown starts still gets its answer; the service then returns.

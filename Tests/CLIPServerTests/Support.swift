@@ -129,7 +129,7 @@ func post(_ client: any TestClientProtocol, _ uri: String, _ object: Any) async 
 /// Checks an OpenAI-shaped error: status, `type`, and optionally `param` / `code`; returns the message.
 @discardableResult
 func expectError(_ response: TestResponse, _ status: HTTPResponse.Status, param: String?? = nil, code: String?? = nil,
-                 sourceLocation: SourceLocation = #_sourceLocation) -> String {
+                 type: String? = nil, sourceLocation: SourceLocation = #_sourceLocation) -> String {
     #expect(response.status == status, "body: \(String(buffer: response.body))", sourceLocation: sourceLocation)
     #expect(response.headers[.contentType] == "application/json", sourceLocation: sourceLocation)
     let body = json(response, sourceLocation: sourceLocation)
@@ -139,7 +139,7 @@ func expectError(_ response: TestResponse, _ status: HTTPResponse.Status, param:
     }
     #expect(Set(error.keys) == ["message", "type", "param", "code", "request_id"], sourceLocation: sourceLocation)
     #expect(response.headers[.init("X-Request-ID")!] == error["request_id"] as? String, sourceLocation: sourceLocation)
-    #expect(error["type"] as? String == (status.code >= 500 ? "server_error" : "invalid_request_error"), sourceLocation: sourceLocation)
+    #expect(error["type"] as? String == type ?? (status.code >= 500 ? "server_error" : "invalid_request_error"), sourceLocation: sourceLocation)
     if let param { #expect((error["param"] as? String) == param, "\(error)", sourceLocation: sourceLocation) }
     if let code { #expect((error["code"] as? String) == code, "\(error)", sourceLocation: sourceLocation) }
     let message = error["message"] as? String ?? ""

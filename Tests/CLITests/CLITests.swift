@@ -148,6 +148,17 @@ struct CLIContractTests {
         #expect(r.stderr.hasPrefix("error: "))
     }
 
+    @Test("--help prints the whole help on stdout and exits 0, for the tool and each subcommand", arguments: [
+        ["--help"], ["classify", "--help"], ["serve", "--help"], ["search", "index", "--help"], ["help", "serve"],
+    ])
+    func help(_ args: [String]) throws {
+        let r = try run(Built.clip, args)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.isEmpty, "\(r.stderr)")
+        #expect(r.stdout.contains("USAGE: clip"))
+        #expect(r.stdout.split(separator: "\n").count > 5, "help is laid out on lines: \(r.stdout)")
+    }
+
     @Test("usage errors are one line on stderr and exit 1", arguments: [
         ["classify"], ["--bogus"], ["embed-text", "--threads", "x", "hi"], ["nonsense-command"],
     ])
