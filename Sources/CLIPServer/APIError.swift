@@ -46,8 +46,8 @@ struct APIError: Error, CustomStringConvertible {
 
     /// The JSON body.
     var body: [UInt8] {
-        ResponseJSON.encode(ErrorResponse(error: .init(message: message, type: type, param: param, code: code,
-                                                       requestId: requestID)))
+        ResponseJSON.encode(ErrorResponse(error: .init(message: message, type: type, param: Nullable(param),
+                                                       code: Nullable(code), requestId: requestID)))
     }
 
     /// Maps any error from parsing, fetching, decoding or the model to an API error; `param` names the input.

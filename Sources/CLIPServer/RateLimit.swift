@@ -12,26 +12,10 @@ import Synchronization
 /// config.rateLimit = try RateLimit(parsing: "10/s")
 /// ```
 public struct RateLimit: Sendable, Equatable, CustomStringConvertible {
+    /// Requests allowed per period.
     public let requests: Double
+    /// The period in seconds (1, 60 or 3600 from the parser).
     public let seconds: Double
-
-    public init(requests: Double, seconds: Double) {
-        self.requests = requests
-        self.seconds = seconds
-    }
-
-    /// Parses `N/s`, `N/min`, `N/h` or a bare `N` (per second); N may have a fraction.
-    ///
-    /// - Throws: ``ServerConfigurationError`` naming the text when it is not such a rate or not positive.
-    public init(parsing text: String) throws {
-        let parts = text.split(separator: "/", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
-        let units: [String: Double] = ["s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hour": 3600]
-        guard let first = parts.first, let n = Double(first), n.isFinite, n > 0,
-              let per = parts.count == 2 ? units[parts[1].lowercased()] : 1 else {
-            throw ServerConfigurationError(message: "--rate-limit \"\(text)\": expected a positive rate such as 10/s, 600/min or 5000/h")
-        }
-        self.init(requests: n, seconds: per)
-    }
 
     /// Tokens added per second.
     var perSecond: Double { requests / seconds }
@@ -44,6 +28,21 @@ public struct RateLimit: Sendable, Equatable, CustomStringConvertible {
         case 3600: return "\(n)/h"
         default: return "\(n) per \(seconds) s"
         }
+    }
+}
+
+extension RateLimit {
+    /// Parses `N/s`, `N/min`, `N/h` or a bare `N` (per second); N may have a fraction.
+    ///
+    /// - Throws: ``ServerConfigurationError`` naming the text when it is not such a rate or not positive.
+    public init(parsing text: String) throws {
+        let parts = text.split(separator: "/", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+        let units: [String: Double] = ["s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hour": 3600]
+        guard let first = parts.first, let n = Double(first), n.isFinite, n > 0,
+              let per = parts.count == 2 ? units[parts[1].lowercased()] : 1 else {
+            throw ServerConfigurationError(message: "--rate-limit \"\(text)\": expected a positive rate such as 10/s, 600/min or 5000/h")
+        }
+        self.init(requests: n, seconds: per)
     }
 }
 

@@ -40,10 +40,14 @@ struct EmbeddingObject: Encodable {
 struct ModelObject: Encodable {
     let id: String
     var object = "model"
+    /// Unix time the server started (OpenAI: when the model was created).
     let created: Int
     var ownedBy = "swift-clip"
+    /// Length of every embedding (the projection dimension, 512 for ViT-B/32).
     let embeddingDimension: Int
+    /// Side of the square the image tower sees, in pixels.
     let imageSize: Int
+    /// Most tokens per text, start and end tokens included.
     let contextLength: Int
 }
 
@@ -74,24 +78,25 @@ struct ErrorResponse: Encodable {
     struct Body: Encodable {
         let message: String
         let type: String
-        let param: String?
-        let code: String?
-        /// The request's `X-Request-ID` (also in the response header and the access log).
+        let param: Nullable<String>
+        let code: Nullable<String>
+        /// The request's `X-Request-ID` (also in the response header and the access log); omitted when absent.
         let requestId: String?
-
-        func encode(to encoder: Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(message, forKey: .message)
-            try c.encode(type, forKey: .type)
-            try c.encode(param, forKey: .param)
-            try c.encode(code, forKey: .code)
-            try c.encodeIfPresent(requestId, forKey: .requestId)
-        }
-
-        enum CodingKeys: String, CodingKey { case message, type, param, code, requestId }
     }
 
     let error: Body
+}
+
+/// An optional that encodes `nil` as `null` (synthesised `Encodable` leaves the key out).
+struct Nullable<Wrapped: Encodable>: Encodable {
+    let value: Wrapped?
+
+    init(_ value: Wrapped?) { self.value = value }
+
+    func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        if let value { try c.encode(value) } else { try c.encodeNil() }
+    }
 }
 
 /// One access-log line.

@@ -206,6 +206,19 @@ struct APIHandlers: Sendable {
         }
     }
 
+    /// Claims `count` places in the inference queue (503 when full, before any decoding), then decodes `ref`;
+    /// the places are given back if decoding fails.
+    func reservedPixels(_ ref: ImageReference, param: String, reserving count: Int) async throws -> [Float] {
+        let queue = server.engine.queue
+        try queue.reserve(count)
+        do {
+            return try await pixels(ref, param: param)
+        } catch {
+            queue.release(count)
+            throw error
+        }
+    }
+
     // MARK: POST /v1/embeddings
 
     enum EmbeddingInput {
@@ -385,14 +398,8 @@ struct APIHandlers: Sendable {
 
         let clip = server.clip
         let queue = server.engine.queue
-        try queue.reserve(2)   // the label embeddings and the image
-        let pixelValues: [Float]
-        do {
-            pixelValues = try await pixels(ref, param: "image")
-        } catch {
-            queue.release(2)
-            throw error
-        }
+        // Room for the label embeddings and the image.
+        let pixelValues = try await reservedPixels(ref, param: "image", reserving: 2)
         let templates = [template]
         async let labelRows = queue.submit(.call { try clip.labelEmbeddings(labels, templates: templates).rows }, reserved: true)
         async let imageRows = queue.submit(.images([pixelValues]), reserved: true)
@@ -453,14 +460,7 @@ extension APIHandlers {
                 throw APIError.badRequest("image must be a string: a data URL (data:image/png;base64,…) or base64 image bytes", param: "image")
             }
             let ref = try ImageReference.parse(imageString, param: "image")
-            try queue.reserve(1)
-            let pixelValues: [Float]
-            do {
-                pixelValues = try await pixels(ref, param: "image")
-            } catch {
-                queue.release(1)
-                throw error
-            }
+            let pixelValues = try await reservedPixels(ref, param: "image", reserving: 1)
             vector = try await queue.submit(.images([pixelValues]), reserved: true)[0]
         }
         let (top, chosen) = (topK, filter)
