@@ -5,9 +5,12 @@ import Hummingbird
 
 /// One API key and the name the access log shows for it (the key itself is never logged).
 public struct APIKey: Sendable, Equatable {
+    /// Shown in the access log for requests that present this key.
     public let name: String
+    /// The secret the client sends as `Authorization: Bearer KEY` (never logged).
     public let key: String
 
+    /// A key and its log name.
     public init(name: String, key: String) {
         self.name = name
         self.key = key

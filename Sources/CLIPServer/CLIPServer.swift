@@ -72,6 +72,7 @@ public struct ServerConfiguration: Sendable {
     /// `/health` is not counted. Nil: no limit.
     public var rateLimit: RateLimit?
 
+    /// The defaults: loopback on port 8080, batching on, no keys, no remote images.
     public init() {}
 
     /// Checks ranges, returning a message for the first bad value.
@@ -104,6 +105,7 @@ public struct ServerConfiguration: Sendable {
 
 /// Where the access log goes: one JSON object per line.
 public struct AccessLog: Sendable {
+    /// Writes one line (without its newline).
     public let write: @Sendable (String) -> Void
 
     /// ```swift
@@ -136,7 +138,9 @@ public struct AccessLog: Sendable {
 /// try await server.run()   // until SIGTERM / SIGINT, then finishes in-flight requests
 /// ```
 public final class CLIPServer: Sendable {
+    /// The settings the server was started with.
     public let configuration: ServerConfiguration
+    /// The model behind every route.
     public let clip: CLIP
     /// The search index behind `POST /v1/search`, if any.
     public let index: ImageIndex?
@@ -202,7 +206,10 @@ public final class CLIPServer: Sendable {
     public var queuedInputs: Int { engine.queue.pendingItems }
 }
 
+/// A setting out of range or a key file that cannot be used; the message names the option.
 public struct ServerConfigurationError: Error, CustomStringConvertible {
+    /// What is wrong, naming the option (one line).
     public let message: String
+    /// The message.
     public var description: String { message }
 }

@@ -20,6 +20,7 @@ public struct RateLimit: Sendable, Equatable, CustomStringConvertible {
     /// Tokens added per second.
     var perSecond: Double { requests / seconds }
 
+    /// The rate as `--rate-limit` takes it: `10/s`, `600/min`, `5000/h`.
     public var description: String {
         let n = requests.rounded() == requests ? String(Int(requests)) : String(requests)
         switch seconds {

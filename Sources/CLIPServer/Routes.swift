@@ -35,9 +35,11 @@ struct Reply: ResponseGenerator {
 
 /// The request context: Hummingbird's core storage plus the connection, so a refused upload can be cut off.
 public struct CLIPRequestContext: RequestContext {
+    /// Hummingbird's per-request storage (parameters, logger, endpoint path).
     public var coreContext: CoreRequestContextStorage
     let channel: any Channel
 
+    /// The context of a request arriving on `source`'s connection.
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         channel = source.channel
