@@ -6,8 +6,11 @@ import TensorSIMD
 
 /// `torch.nn.LayerNorm` weights.
 public struct LayerNormWeights: Sendable {
+    /// Scale γ, `[C]`, from `weight` in the norm's scope.
     public let weight: Parameter
+    /// Shift β, `[C]`, from `bias` in the norm's scope.
     public let bias: Parameter
+    /// Added to the variance before the square root (`layer_norm_eps`).
     public let eps: Float
 
     /// Loads `weight` and `bias` of shape `[size]` from `reader`'s scope.
@@ -27,9 +30,12 @@ public struct LayerNormWeights: Sendable {
 public struct LinearWeights: Sendable {
     /// The weight as the backend stores it (packed panels, or dense for BLAS).
     public let weight: MatmulWeight
+    /// Bias, `[out]`, added to every output row; `nil` when loaded with `bias: false`.
     public let bias: Parameter?
 
+    /// Output width: the rows of the `[out, in]` weight.
     public var outFeatures: Int { weight.shape.outFeatures }
+    /// Input width: the columns of the `[out, in]` weight.
     public var inFeatures: Int { weight.shape.inFeatures }
 
     /// Loads `weight` `[out, in]` and, when `bias` is true, `bias` `[out]`.
@@ -96,9 +102,13 @@ public struct LinearWeights: Sendable {
 public struct CLIPAttention: Sendable {
     /// `[3C, C]`: rows 0..<C are q_proj, C..<2C k_proj, 2C..<3C v_proj.
     public let qkv: LinearWeights
+    /// Output projection, `[C, C]`, from `out_proj`; int8 in an int8 checkpoint.
     public let outProj: LinearWeights
+    /// Number of attention heads (`num_attention_heads`).
     public let numHeads: Int
+    /// Width of each head: hidden size / heads.
     public let headDim: Int
+    /// Factor applied to `q · kᵀ` before the softmax: `1 / √headDim`.
     public let scale: Float
 
     /// Loads `q_proj`, `k_proj`, `v_proj`, `out_proj` from the `self_attn` scope.
@@ -130,8 +140,11 @@ public struct CLIPAttention: Sendable {
 
 /// The feed-forward block (transformers' `CLIPMLP`): fc1 → activation → fc2.
 public struct CLIPMLP: Sendable {
+    /// Expansion, `[intermediate, C]`, from `fc1`; its output goes through `activation`.
     public let fc1: LinearWeights
+    /// Contraction back to the hidden size, `[C, intermediate]`, from `fc2`; its output is added to the residual.
     public let fc2: LinearWeights
+    /// Nonlinearity between `fc1` and `fc2` (`hidden_act`).
     public let activation: Activation
 
     /// Loads `fc1` and `fc2` from the `mlp` scope.
@@ -146,9 +159,13 @@ public struct CLIPMLP: Sendable {
 
 /// One pre-LN encoder layer (transformers' `CLIPEncoderLayer`).
 public struct CLIPEncoderLayer: Sendable {
+    /// Layer norm before self-attention (`layer_norm1`).
     public let layerNorm1: LayerNormWeights
+    /// Self-attention (`self_attn`); its output is added to the residual.
     public let selfAttn: CLIPAttention
+    /// Layer norm before the MLP (`layer_norm2`).
     public let layerNorm2: LayerNormWeights
+    /// Feed-forward block (`mlp`); its output is added to the residual.
     public let mlp: CLIPMLP
 
     /// Loads one `encoder.layers.N` scope.
@@ -167,7 +184,9 @@ public struct CLIPEncoderLayer: Sendable {
 /// encoder.forward(&hidden, sequences: [0..<50], causal: false)
 /// ```
 public struct CLIPEncoder: Sendable {
+    /// The layers in order, `layers.0` first; `config.numHiddenLayers` of them.
     public let layers: [CLIPEncoderLayer]
+    /// Shape of the stack: widths, layer and head counts, activation and layer-norm epsilon.
     public let config: EncoderConfig
     /// The kernels and threads the layers run with.
     public let compute: Compute

@@ -2,7 +2,9 @@
 
 /// An 8-bit RGB image: `pixels[(y * width + x) * 3 + channel]`.
 public struct RGBImage: Sendable, Equatable {
+    /// Width in pixels, always positive.
     public let width: Int
+    /// Height in pixels, always positive.
     public let height: Int
     /// Interleaved RGB bytes, `width * height * 3` of them.
     public let pixels: [UInt8]
@@ -76,6 +78,7 @@ public enum ImageError: Error, Equatable, CustomStringConvertible {
     case tooManyPixels(width: Int, height: Int, limit: Int)
     case invalidPixelBuffer(width: Int, height: Int, expected: Int, actual: Int)
 
+    /// A one-line message, prefixed with the path when the error names a file.
     public var description: String {
         switch self {
         case let .unreadable(p, r): return "\(p): \(r)"

@@ -108,6 +108,7 @@ struct TextTables: Sendable {
 /// Tokenizer set-up errors (the compiled-in data is inconsistent: a build problem, never user input).
 public enum TokenizerError: Error, Equatable, CustomStringConvertible {
     case corruptResource(String)
+    /// The message: `tokenizer data is damaged: ` followed by what is inconsistent.
     public var description: String {
         switch self {
         case .corruptResource(let r): return "tokenizer data is damaged: \(r)"

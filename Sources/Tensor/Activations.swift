@@ -36,6 +36,7 @@ public enum Activation: String, Sendable, Equatable, CaseIterable {
 /// The error for an unknown `hidden_act`.
 public enum ActivationError: Error, Equatable, CustomStringConvertible {
     case unsupported(String)
+    /// The message naming the unsupported `hidden_act` and the supported ones.
     public var description: String {
         switch self {
         case .unsupported(let name):

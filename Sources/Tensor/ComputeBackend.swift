@@ -22,6 +22,7 @@ public struct CPUFeatures: Sendable, Equatable, CustomStringConvertible {
     /// This machine's features.
     public static let current = CPUFeatures(bits: clip_cpu_features())
 
+    /// The supported features as space-separated names (`avx2+fma avx512 avx-vnni`), or `baseline` for none.
     public var description: String {
         let names = [(avx2FMA, "avx2+fma"), (avx512, "avx512"), (avxVNNI, "avx-vnni")].filter(\.0).map(\.1)
         return names.isEmpty ? "baseline" : names.joined(separator: " ")
@@ -44,6 +45,7 @@ public enum ComputeBackend: String, Sendable, CaseIterable, CustomStringConverti
     /// The automatic choice without AVX2: OpenBLAS's own kernels beat the baseline Swift SIMD there.
     case blasSplit = "blas-split"
 
+    /// The raw value, as the `clip` command's backend option and `CLIP_BACKEND` take it (`blas-split`, …).
     public var description: String { rawValue }
 
     /// The concrete backend for `cpu`: ``automatic`` becomes the best supported one.
@@ -96,6 +98,7 @@ public enum ComputeError: Error, Equatable, CustomStringConvertible {
     case unsupported(ComputeBackend, reason: String)
     case invalidThreads(Int)
 
+    /// The message naming the unavailable backend and why, or the invalid thread count.
     public var description: String {
         switch self {
         case let .unsupported(b, reason): return "backend \(b) is not available: \(reason)"

@@ -7,7 +7,9 @@ import TensorSIMD
 ///
 /// The storage is owned (packed at load) or borrowed from a memory-mapped prepared-weights cache.
 public final class PackedWeight: @unchecked Sendable {
+    /// Output features N: the rows of the source `[out, in]` weight.
     public let outFeatures: Int
+    /// Input features K: the columns of the source `[out, in]` weight.
     public let inFeatures: Int
     /// Output columns per panel.
     public let panelWidth: Int

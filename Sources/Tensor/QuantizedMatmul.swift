@@ -8,7 +8,9 @@ import TensorSIMD
 /// In a panel, the 4 weights of a k-group for one column are adjacent bytes, as `vpdpbusd` and
 /// `vpmaddubsw`/`vpmaddwd` consume them; K is padded to whole groups with zeros.
 public final class QuantizedWeight: @unchecked Sendable {
+    /// Output features N: the rows of the source `[out, in]` weight (one scale each).
     public let outFeatures: Int
+    /// Input features K: the columns of the source `[out, in]` weight, before padding to whole groups of 4.
     public let inFeatures: Int
     /// Output columns per panel (the float kernels' panel width).
     public let panelWidth: Int

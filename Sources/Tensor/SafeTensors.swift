@@ -28,7 +28,9 @@ public enum SafeTensorsDType: String, Sendable, CaseIterable {
 public struct SafeTensorInfo: Sendable, Equatable {
     /// The tensor's key, e.g. `vision_model.encoder.layers.3.self_attn.q_proj.weight`.
     public let name: String
+    /// Element type, from the header's `dtype`.
     public let dtype: SafeTensorsDType
+    /// Dimensions, outermost first, from the header's `shape`.
     public let shape: [Int]
     /// Byte range inside the data area (after the header).
     public let dataOffsets: Range<Int>
@@ -56,6 +58,7 @@ public enum SafeTensorsError: Error, Equatable, CustomStringConvertible {
     case missingTensor(path: String, key: String)
     case unsupportedDType(path: String, key: String, dtype: String, wanted: String)
 
+    /// The message: the file's path, then the key or field at fault and what is wrong with it.
     public var description: String {
         switch self {
         case let .io(p, r): return "\(p): \(r)"
@@ -85,10 +88,15 @@ public enum SafeTensorsError: Error, Equatable, CustomStringConvertible {
 /// Device, inode, size and modification/change times of a file: changes whenever the file is replaced or
 /// rewritten, in place or by rename (ctime cannot be set back by users).
 public struct FileIdentity: Sendable, Equatable, CustomStringConvertible {
+    /// ID of the device holding the file (`st_dev`).
     public let device: UInt64
+    /// Inode number on that device (`st_ino`).
     public let inode: UInt64
+    /// Size in bytes (`st_size`).
     public let size: Int64
+    /// Last data modification time (`st_mtim`), in nanoseconds since the Unix epoch.
     public let modifiedNanoseconds: Int64
+    /// Last status change time (`st_ctim`), in nanoseconds since the Unix epoch.
     public let changedNanoseconds: Int64
 
     init(_ st: stat) {
@@ -99,6 +107,7 @@ public struct FileIdentity: Sendable, Equatable, CustomStringConvertible {
         changedNanoseconds = Int64(st.st_ctim.tv_sec) * 1_000_000_000 + Int64(st.st_ctim.tv_nsec)
     }
 
+    /// All five fields on one line: `dev … ino … size … mtime … ctime …`.
     public var description: String {
         "dev \(device) ino \(inode) size \(size) mtime \(modifiedNanoseconds) ctime \(changedNanoseconds)"
     }

@@ -87,6 +87,7 @@ public enum TensorError: Error, Equatable, CustomStringConvertible {
     /// Storage or an operand does not have the shape the operation needs.
     case shapeMismatch(expected: [Int], actual: [Int])
 
+    /// The message, with the shape or shapes involved.
     public var description: String {
         switch self {
         case .invalidShape(let s): return "invalid tensor shape \(s)"

@@ -16,6 +16,7 @@ public enum WeightError: Error, Equatable, CustomStringConvertible {
     /// A quantization scale is zero (only a finite, non-zero scale can represent its row).
     case zeroScale(key: String, index: Int, file: String)
 
+    /// The message: the checkpoint file, then the tensor key(s) and what is wrong.
     public var description: String {
         switch self {
         case let .missing(k, s, f): return "\(f): missing tensor \"\(k)\" (expected shape \(s))"

@@ -10,6 +10,7 @@ public enum TextInputError: Error, Equatable, CustomStringConvertible {
     case tooLong(index: Int, length: Int, limit: Int)
     case tokenOutOfRange(index: Int, position: Int, id: Int, vocabSize: Int)
 
+    /// The message naming the sequence's index (and the token's position) and the limit it breaks.
     public var description: String {
         switch self {
         case let .emptySequence(i): return "token sequence \(i) is empty"
@@ -88,9 +89,13 @@ public struct TextOutput: Sendable {
 /// let features = try text.textFeatures(ids)   // (2, projection_dim)
 /// ```
 public struct TextTransformer: Sendable {
+    /// The text tower's hyper-parameters (`text_config`).
     public let config: CLIPTextConfig
+    /// Token and position embeddings, from `text_model.embeddings`.
     public let embeddings: CLIPTextEmbeddings
+    /// The causal transformer stack, from `text_model.encoder`.
     public let encoder: CLIPEncoder
+    /// `text_model.final_layer_norm`, applied to the encoder's output before pooling.
     public let finalLayerNorm: LayerNormWeights
     /// `text_projection.weight`, `[P, C]`, no bias.
     public let textProjection: LinearWeights

@@ -13,15 +13,25 @@ import Tensor
 /// let pixels = pre(try ImageDecoder().decode(path: "cat.jpg"))   // 3·224·224 floats, CHW
 /// ```
 public struct ImagePreprocessor: Sendable, Equatable {
+    /// Length in pixels the shorter side is resized to (`size.shortest_edge`).
     public var shortestEdge = 224
+    /// Height in pixels of the center crop (`crop_size.height`).
     public var cropHeight = 224
+    /// Width in pixels of the center crop (`crop_size.width`).
     public var cropWidth = 224
+    /// Whether to resize (bicubic) so the shorter side is `shortestEdge` (`do_resize`).
     public var doResize = true
+    /// Whether to cut out the centered `cropHeight × cropWidth`, black-padded if smaller (`do_center_crop`).
     public var doCenterCrop = true
+    /// Whether to multiply the 0…255 byte values by `rescaleFactor` (`do_rescale`).
     public var doRescale = true
+    /// Whether to map each channel to `(x - mean) / std` after rescaling (`do_normalize`).
     public var doNormalize = true
+    /// Factor applied to the byte values, 1/255 by default (`rescale_factor`).
     public var rescaleFactor = 1.0 / 255.0
+    /// Per-channel mean subtracted, in R, G, B order (`image_mean`; OpenAI CLIP's by default).
     public var mean: [Float] = [0.48145466, 0.4578275, 0.40821073]
+    /// Per-channel standard deviation divided by, in R, G, B order (`image_std`; never 0).
     public var std: [Float] = [0.26862954, 0.26130258, 0.27577711]
 
     /// OpenAI CLIP's preprocessing at `size` (224 for ViT-B/32).

@@ -13,6 +13,7 @@ public struct CLIPVisionEmbeddings: Sendable {
     public let patchEmbedding: LinearWeights
     /// `[numPositions, C]`
     public let positionEmbedding: Parameter
+    /// The vision tower's hyper-parameters; they fix the patch grid and the embedding width.
     public let config: CLIPVisionConfig
 
     /// Loads `class_embedding`, `patch_embedding.weight`, `position_embedding.weight`.
@@ -87,10 +88,15 @@ public struct VisionOutput: Sendable {
 /// let features = try vision.imageFeatures(pixels, batch: 1)   // (1, projection_dim)
 /// ```
 public struct VisionTransformer: Sendable {
+    /// The vision tower's hyper-parameters (`vision_config`).
     public let config: CLIPVisionConfig
+    /// Patch, class and position embeddings, from `vision_model.embeddings`.
     public let embeddings: CLIPVisionEmbeddings
+    /// `vision_model.pre_layrnorm` (HF's spelling), applied to the embeddings before the encoder.
     public let preLayrnorm: LayerNormWeights
+    /// The transformer stack, from `vision_model.encoder` (no causal mask).
     public let encoder: CLIPEncoder
+    /// `vision_model.post_layernorm`, applied to each image's class token before the projection.
     public let postLayernorm: LayerNormWeights
     /// `visual_projection.weight`, `[P, C]`, no bias.
     public let visualProjection: LinearWeights
