@@ -19,7 +19,7 @@
     /// Rows per block of x for ``gemm`` (``KernelISA/tileRows``).
     @usableFromInline package let tileRows: Int
     /// The packed GEMM over a range of panels.
-    @usableFromInline package let gemm: @Sendable (GemmOperands, Range<Int>) -> Void
+    @usableFromInline package let gemm: @Sendable (GemmOperands<Float>, Range<Int>) -> Void
     /// `(x, rows, cols, gamma, beta, eps, out)`
     @usableFromInline package let layerNorm: @Sendable (UnsafePointer<Float>, Int, Int, UnsafePointer<Float>, UnsafePointer<Float>, Float,
                                       UnsafeMutablePointer<Float>) -> Void
@@ -45,7 +45,7 @@
     @inlinable
     package init(
         isa: ISA, panelWidth: Int, tileRows: Int,
-        gemm: @escaping @Sendable (GemmOperands, Range<Int>) -> Void,
+        gemm: @escaping @Sendable (GemmOperands<Float>, Range<Int>) -> Void,
         layerNorm: @escaping @Sendable (UnsafePointer<Float>, Int, Int, UnsafePointer<Float>, UnsafePointer<Float>, Float,
                                         UnsafeMutablePointer<Float>) -> Void,
         pointwise: @escaping @Sendable (PointwiseFunction, UnsafeMutablePointer<Float>, Int) -> Void,
@@ -77,7 +77,7 @@
 /// The kernels of one tier. Specialised (and compiled) in the module that defines `I`.
 @usableFromInline package enum Kernels<I: KernelISA> {
     @inline(never)
-    @inlinable package static func gemm(_ g: GemmOperands, panels: Range<Int>) {
+    @inlinable package static func gemm(_ g: GemmOperands<Float>, panels: Range<Int>) {
         packedGemmBody(I.self, g, panels: panels)
     }
 
