@@ -100,29 +100,15 @@ package func attentionHeadBody<I: KernelISA>(_: I.Type, _ h: AttentionOperands) 
         var dc = 0
         while dc < d {
             let cols = min(2 * w, d - dc)
-            let full = cols == 2 * w
             var o0 = V(), o1 = V(), o2 = V(), o3 = V(), u0 = V(), u1 = V(), u2 = V(), u3 = V()
             for j in 0..<visible {
-                let vr = h.v + j * stride + dc
-                var v0 = V(), v1 = V()
-                if full {
-                    v0 = UnsafeRawPointer(vr).loadUnaligned(as: V.self)
-                    v1 = UnsafeRawPointer(vr + w).loadUnaligned(as: V.self)
-                } else {
-                    for c in 0..<cols { if c < w { v0[c] = vr[c] } else { v1[c - w] = vr[c] } }
-                }
+                let (v0, v1): (V, V) = loadPair(h.v + j * stride + dc, count: cols)
                 let a0 = V(repeating: p0[j]), a1 = V(repeating: p1[j]), a2 = V(repeating: p2[j]), a3 = V(repeating: p3[j])
                 o0 = I.madd(o0, a0, v0); o1 = I.madd(o1, a1, v0); o2 = I.madd(o2, a2, v0); o3 = I.madd(o3, a3, v0)
                 u0 = I.madd(u0, a0, v1); u1 = I.madd(u1, a1, v1); u2 = I.madd(u2, a2, v1); u3 = I.madd(u3, a3, v1)
             }
             @inline(__always) func store(_ r: Int, _ x: V, _ y: V) {
-                let dst = h.out + (i + r) * h.outStride + dc
-                if full {
-                    UnsafeMutableRawPointer(dst).storeBytes(of: x, as: V.self)
-                    UnsafeMutableRawPointer(dst + w).storeBytes(of: y, as: V.self)
-                } else {
-                    for c in 0..<cols { dst[c] = c < w ? x[c] : y[c - w] }
-                }
+                storePair(x, y, to: h.out + (i + r) * h.outStride + dc, count: cols)
             }
             store(0, o0, u0)
             if rows > 1 { store(1, o1, u1) }
