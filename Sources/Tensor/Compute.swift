@@ -68,16 +68,16 @@ public final class Compute: Sendable {
             #if canImport(TensorAVX512)
             return AVX512.kernels()
             #else
-            return Kernels<Portable>.table(.portable)
+            return Kernels<Portable>.table()
             #endif
         case .avx2:
             #if canImport(TensorAVX2)
             return AVX2.kernels()
             #else
-            return Kernels<Portable>.table(.portable)
+            return Kernels<Portable>.table()
             #endif
         default:
-            return Kernels<Portable>.table(.portable)
+            return Kernels<Portable>.table()
         }
     }
 

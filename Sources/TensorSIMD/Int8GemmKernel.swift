@@ -3,6 +3,8 @@
 // load. x_q: ⌈M/6⌉ blocks of (G, 6, 4) bytes; w_q: ⌈N/NR⌉ panels of (G, NR, 4) bytes, G = ⌈K/4⌉ k-groups;
 // y: (M, N) rows strided by ldc.
 
+import KernelIntrinsics
+
 /// The operands of one int8 GEMM: the packed GEMM's, over bytes, and the scales that dequantise the int32 sums.
 @usableFromInline package struct Int8GemmOperands: @unchecked Sendable {
     /// x quantized by ``quantizeRowsBody(_:_:lda:m:k:groups:into:scales:rows:)``, the weight panels, and
@@ -60,8 +62,8 @@
     package func store(row r: Int, _ lo: I.Acc, _ hi: I.Acc) {
         typealias V = I.V
         let s = V(repeating: rowScales[r])
-        var y0 = I.toFloat(lo &- correction0) * (scale0 * s) + bias0
-        var y1 = I.toFloat(hi &- correction1) * (scale1 * s) + bias1
+        var y0 = V.convertToFloat(lo &- correction0) * (scale0 * s) + bias0
+        var y1 = V.convertToFloat(hi &- correction1) * (scale1 * s) + bias1
         if let activation {
             y0 = activate(I.self, activation, y0)
             y1 = activate(I.self, activation, y1)
@@ -146,7 +148,7 @@ package func quantizeRowsBody<I: KernelISA>(
         var c = 0
         while c + w <= k {
             let v = UnsafeRawPointer(row + c).loadUnaligned(as: V.self)
-            vmax = I.maximum(vmax, unsafeBitCast(unsafeBitCast(v, to: V.MaskStorage.self) & signMask, to: V.self))
+            vmax = V.maximum(vmax, unsafeBitCast(unsafeBitCast(v, to: V.MaskStorage.self) & signMask, to: V.self))
             c += w
         }
         var amax: Float = 0
@@ -160,7 +162,7 @@ package func quantizeRowsBody<I: KernelISA>(
         while c + w <= k {
             let t = UnsafeRawPointer(row + c).loadUnaligned(as: V.self) * inv + magic
             let q = unsafeBitCast(t, to: Acc.self) &- magicBits &+ Acc(repeating: Int32(offset))
-            let bytes = I.toBytes(q)
+            let bytes = V.truncateToBytes(q)
             withUnsafeBytes(of: bytes) { raw in
                 for j in 0..<(w / 4) {
                     (base + (c / 4 + j) * 24).withMemoryRebound(to: UInt32.self, capacity: 1) {

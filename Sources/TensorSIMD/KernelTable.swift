@@ -9,6 +9,33 @@
     case avx2
     /// `-target-cpu cascadelake`: AVX-512 F/CD/BW/DQ/VL + VNNI, 512-bit vectors.
     case avx512
+
+    /// Whether `acc + a·b` is one fused instruction (``KernelISA/madd(_:_:_:)``).
+    @inlinable package var fusedMultiplyAdd: Bool {
+        switch self {
+        case .portable: false
+        case .avx2, .avx512: true
+        }
+    }
+
+    /// Rows per GEMM tile: 2 × tileRows accumulators must fit in the vector registers with room to spare (12 with
+    /// AVX-512's 32 registers, 6 with 16).
+    @inlinable package var tileRows: Int {
+        switch self {
+        case .avx512: 12
+        case .portable, .avx2: 6
+        }
+    }
+
+    /// Activations are quantized to `-int8Levels...int8Levels` and stored as bytes `q + int8Levels + 1`: 127 where
+    /// ``KernelISA/dot4(_:_:_:)`` is exact on full bytes, 63 where it saturates above 7-bit activations (AVX2's
+    /// vpmaddubsw).
+    @inlinable package var int8Levels: Int32 {
+        switch self {
+        case .avx2: 63
+        case .portable, .avx512: 127
+        }
+    }
 }
 
 /// Entry points of one ISA tier.
@@ -121,9 +148,9 @@
 
     /// The table of this tier's entry points. For an ISA target's tag, call it only after the CPU check.
     @inlinable
-    package static func table(_ isa: ISA) -> KernelTable {
+    package static func table() -> KernelTable {
         KernelTable(
-            isa: isa, panelWidth: 2 * I.V.scalarCount, tileRows: I.tileRows,
+            isa: I.isa, panelWidth: 2 * I.V.scalarCount, tileRows: I.tileRows,
             gemm: { gemm($0, panels: $1) },
             layerNorm: { layerNorm($0, rows: $1, cols: $2, gamma: $3, beta: $4, eps: $5, out: $6) },
             pointwise: { pointwise($0, $1, count: $2) },

@@ -1,6 +1,8 @@
 // Row-wise softmax of scaled scores, max-subtracted, with an optional causal mask (row i sees columns 0...i).
 // x: (R, N) rows strided by ld -> in place; columns past a row's visible range become 0.
 
+import KernelIntrinsics
+
 /// `x[r] = softmax(scale · x[r, 0..<visible])`, where `visible` is `cols`, or `r + 1` when `causal`.
 @inlinable @inline(__always)
 package func softmaxBody<I: KernelISA>(
@@ -19,7 +21,7 @@ package func softmaxBody<I: KernelISA>(
         if vecN > 0 {
             var mv = V(repeating: -.infinity)
             while c < vecN {
-                mv = I.maximum(mv, raw.loadUnaligned(fromByteOffset: c * 4, as: V.self))
+                mv = V.maximum(mv, raw.loadUnaligned(fromByteOffset: c * 4, as: V.self))
                 c += w
             }
             for j in 0..<w where mv[j] > m || mv[j].isNaN { m = mv[j] }

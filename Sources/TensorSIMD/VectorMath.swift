@@ -1,6 +1,8 @@
 // Vectorised exp and erf for any SIMD width (Foundation's are scalar).
 // x: I.V lanes, independent -> I.V.
 
+import KernelIntrinsics
+
 /// Lane-wise `exp` (Cephes-style range reduction and a degree-6 polynomial, within 2 ulp of libm).
 ///
 /// Inputs are clamped to [-104, 88.8], where the final scaling over- or underflows exactly as libm does (`+inf`
@@ -13,7 +15,7 @@ package func vexp<I: KernelISA>(_: I.Type, _ x: I.V) -> I.V {
     let c1: Float = 0.693359375       // ln 2, high part
     let c2: Float = -2.12194440e-4    // ln 2, low part
     // Clamp to where the scaling below over- or underflows by itself (NaN-propagating min/max).
-    let xc = I.maximum(I.minimum(x, V(repeating: 88.8)), V(repeating: -104))
+    let xc = V.maximum(V.minimum(x, V(repeating: 88.8)), V(repeating: -104))
     // n = round(x / ln 2) via the 1.5·2^23 magic-number trick (no float→int conversion that could trap on NaN).
     let magic: Float = 12582912.0
     let t = xc * log2e + magic
