@@ -29,6 +29,22 @@ public enum MatmulWeight: Sendable {
     }
 }
 
+extension ComputeBackend {
+    /// The entry point of this backend's ISA tier where this build has it (the AVX tiers exist on x86-64 only); nil
+    /// for the other backends, which use the baseline kernels.
+    var tierKernels: (() -> KernelTable)? {
+        switch self {
+        #if canImport(TensorAVX512)
+        case .avx512: return AVX512.kernels
+        #endif
+        #if canImport(TensorAVX2)
+        case .avx2: return AVX2.kernels
+        #endif
+        default: return nil
+        }
+    }
+}
+
 /// How a model computes: a resolved ``ComputeBackend``, its kernels, and a thread pool.
 ///
 /// Built once per model load from its options. OpenBLAS's thread count is process-wide, and this is the only
@@ -63,22 +79,7 @@ public final class Compute: Sendable {
 
     /// The kernel table of a resolved backend: its ISA tier for the packed backends, the baseline otherwise.
     private static func kernels(for backend: ComputeBackend) -> KernelTable {
-        switch backend {
-        case .avx512:
-            #if canImport(TensorAVX512)
-            return AVX512.kernels()
-            #else
-            return Kernels<Portable>.table()
-            #endif
-        case .avx2:
-            #if canImport(TensorAVX2)
-            return AVX2.kernels()
-            #else
-            return Kernels<Portable>.table()
-            #endif
-        default:
-            return Kernels<Portable>.table()
-        }
+        backend.tierKernels?() ?? Kernels<Portable>.table()
     }
 
     /// Whether linear weights are packed into panels (else used densely by OpenBLAS).

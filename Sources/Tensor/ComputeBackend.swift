@@ -75,20 +75,8 @@ public enum ComputeBackend: String, Sendable, CaseIterable, CustomStringConverti
     /// Whether this build contains the backend's kernels (the AVX tiers exist on x86-64 only).
     public var isCompiled: Bool {
         switch self {
-        case .avx512:
-            #if canImport(TensorAVX512)
-            return true
-            #else
-            return false
-            #endif
-        case .avx2:
-            #if canImport(TensorAVX2)
-            return true
-            #else
-            return false
-            #endif
-        default:
-            return true
+        case .avx512, .avx2: return tierKernels != nil
+        case .automatic, .portable, .blas, .blasSplit: return true
         }
     }
 }
