@@ -19,41 +19,76 @@ public enum ConfigError: Error, Equatable, CustomStringConvertible {
     }
 }
 
+/// Shape of one transformer encoder stack: the hyper-parameters transformers' text and vision configs share, each
+/// read from its tower's section of config.json.
+public struct EncoderConfig: Sendable, Equatable {
+    public var hiddenSize: Int
+    public var intermediateSize: Int
+    public var numHiddenLayers: Int
+    public var numAttentionHeads: Int
+    public var hiddenAct: Activation
+    public var layerNormEps: Float
+    public var headDim: Int { hiddenSize / numAttentionHeads }
+
+    /// A stack with transformers' default activation and epsilon.
+    public init(hiddenSize: Int, intermediateSize: Int, numHiddenLayers: Int, numAttentionHeads: Int,
+                hiddenAct: Activation = .quickGELU, layerNormEps: Float = 1e-5) {
+        self.hiddenSize = hiddenSize
+        self.intermediateSize = intermediateSize
+        self.numHiddenLayers = numHiddenLayers
+        self.numAttentionHeads = numAttentionHeads
+        self.hiddenAct = hiddenAct
+        self.layerNormEps = layerNormEps
+    }
+
+    /// The integer fields, their config.json keys and the largest plausible value of each.
+    static var sizes: [(field: WritableKeyPath<EncoderConfig, Int>, key: String, limit: Int)] {
+        [(\.hiddenSize, "hidden_size", 65536), (\.intermediateSize, "intermediate_size", 1 << 18),
+         (\.numHiddenLayers, "num_hidden_layers", 1024), (\.numAttentionHeads, "num_attention_heads", 4096)]
+    }
+}
+
+/// A tower's hyper-parameters: its encoder stack's, which read as the tower's own (`config.text.hiddenSize` is
+/// `config.text.encoder.hiddenSize`), as in transformers, and the tower's own.
+@dynamicMemberLookup
+public protocol TowerConfig {
+    /// The encoder stack's shape.
+    var encoder: EncoderConfig { get set }
+}
+
+extension TowerConfig {
+    /// The encoder's fields as the tower's.
+    public subscript<T>(dynamicMember field: WritableKeyPath<EncoderConfig, T>) -> T {
+        get { encoder[keyPath: field] }
+        set { encoder[keyPath: field] = newValue }
+    }
+
+    /// The encoder's integer fields as the tower's, with their config.json keys.
+    static var encoderInts: [(WritableKeyPath<Self, Int>, String)] {
+        let encoder: WritableKeyPath<Self, EncoderConfig> = \.encoder
+        return EncoderConfig.sizes.map { (encoder.appending(path: $0.field), $0.key) }
+    }
+}
+
 /// The text tower's hyper-parameters (transformers' `CLIPTextConfig`, same defaults).
-public struct CLIPTextConfig: Sendable, Equatable {
+public struct CLIPTextConfig: TowerConfig, Sendable, Equatable {
+    public var encoder = EncoderConfig(hiddenSize: 512, intermediateSize: 2048, numHiddenLayers: 12, numAttentionHeads: 8)
     public var vocabSize = 49408
-    public var hiddenSize = 512
-    public var intermediateSize = 2048
-    public var numHiddenLayers = 12
-    public var numAttentionHeads = 8
     public var maxPositionEmbeddings = 77
-    public var hiddenAct = Activation.quickGELU
-    public var layerNormEps: Float = 1e-5
     public var padTokenId = 1
     public var bosTokenId = 49406
     public var eosTokenId = 49407
 
     /// transformers' defaults (= ViT-B/32's text tower, except the legacy token ids).
     public init() {}
-
-    /// The encoder shape shared with the vision tower.
-    public var encoder: EncoderConfig {
-        EncoderConfig(hiddenSize: hiddenSize, intermediateSize: intermediateSize, numHiddenLayers: numHiddenLayers,
-                      numAttentionHeads: numAttentionHeads, activation: hiddenAct, layerNormEps: layerNormEps)
-    }
 }
 
 /// The vision tower's hyper-parameters (transformers' `CLIPVisionConfig`, same defaults).
-public struct CLIPVisionConfig: Sendable, Equatable {
-    public var hiddenSize = 768
-    public var intermediateSize = 3072
-    public var numHiddenLayers = 12
-    public var numAttentionHeads = 12
+public struct CLIPVisionConfig: TowerConfig, Sendable, Equatable {
+    public var encoder = EncoderConfig(hiddenSize: 768, intermediateSize: 3072, numHiddenLayers: 12, numAttentionHeads: 12)
     public var numChannels = 3
     public var imageSize = 224
     public var patchSize = 32
-    public var hiddenAct = Activation.quickGELU
-    public var layerNormEps: Float = 1e-5
 
     /// transformers' defaults (= ViT-B/32's vision tower).
     public init() {}
@@ -64,23 +99,6 @@ public struct CLIPVisionConfig: Sendable, Equatable {
     public var numPatches: Int { gridSize * gridSize }
     /// Tokens per image: patches plus the class token.
     public var numPositions: Int { numPatches + 1 }
-
-    /// The encoder shape shared with the text tower.
-    public var encoder: EncoderConfig {
-        EncoderConfig(hiddenSize: hiddenSize, intermediateSize: intermediateSize, numHiddenLayers: numHiddenLayers,
-                      numAttentionHeads: numAttentionHeads, activation: hiddenAct, layerNormEps: layerNormEps)
-    }
-}
-
-/// Shape of one transformer encoder stack.
-public struct EncoderConfig: Sendable, Equatable {
-    public var hiddenSize: Int
-    public var intermediateSize: Int
-    public var numHiddenLayers: Int
-    public var numAttentionHeads: Int
-    public var activation: Activation
-    public var layerNormEps: Float
-    public var headDim: Int { hiddenSize / numAttentionHeads }
 }
 
 /// The `quantization_config` of an int8 checkpoint: every encoder layer's linear weights are I8 with one F32 scale
@@ -169,19 +187,14 @@ public struct CLIPConfig: Sendable, Equatable {
 
         // Each section's fields as (key path, JSON name); every value falls back to the current (default) one.
         let textSection = try r.section(json, legacy: "text_config_dict", current: "text_config")
-        try r.read(textSection, into: &text, ints: [
-            (\.vocabSize, "vocab_size"), (\.hiddenSize, "hidden_size"), (\.intermediateSize, "intermediate_size"),
-            (\.numHiddenLayers, "num_hidden_layers"), (\.numAttentionHeads, "num_attention_heads"),
-            (\.maxPositionEmbeddings, "max_position_embeddings"),
-        ], nullableInts: [(\.padTokenId, "pad_token_id"), (\.bosTokenId, "bos_token_id"), (\.eosTokenId, "eos_token_id")],
-        floats: [(\.layerNormEps, "layer_norm_eps")], activation: \.hiddenAct)
+        try r.read(textSection, into: &text, ints: [(\.vocabSize, "vocab_size")] + CLIPTextConfig.encoderInts
+                    + [(\.maxPositionEmbeddings, "max_position_embeddings")],
+                   nullableInts: [(\.padTokenId, "pad_token_id"), (\.bosTokenId, "bos_token_id"), (\.eosTokenId, "eos_token_id")])
 
         let visionSection = try r.section(json, legacy: "vision_config_dict", current: "vision_config")
-        try r.read(visionSection, into: &vision, ints: [
-            (\.hiddenSize, "hidden_size"), (\.intermediateSize, "intermediate_size"), (\.numHiddenLayers, "num_hidden_layers"),
-            (\.numAttentionHeads, "num_attention_heads"), (\.numChannels, "num_channels"), (\.imageSize, "image_size"),
-            (\.patchSize, "patch_size"),
-        ], floats: [(\.layerNormEps, "layer_norm_eps")], activation: \.hiddenAct)
+        try r.read(visionSection, into: &vision, ints: CLIPVisionConfig.encoderInts + [
+            (\.numChannels, "num_channels"), (\.imageSize, "image_size"), (\.patchSize, "patch_size"),
+        ])
         if let q = json["quantization_config"], !q.isNull {
             quantization = try QuantizationConfig(json: q, source: source)
         }
@@ -199,36 +212,29 @@ public struct CLIPConfig: Sendable, Equatable {
         }
         try positive(projectionDim, "projection_dim", max: 65536)
         try positive(text.vocabSize, textPrefix + "vocab_size", max: 1 << 22)
-        try positive(text.hiddenSize, textPrefix + "hidden_size", max: 65536)
-        try positive(text.intermediateSize, textPrefix + "intermediate_size", max: 1 << 18)
-        try positive(text.numHiddenLayers, textPrefix + "num_hidden_layers", max: 1024)
-        try positive(text.numAttentionHeads, textPrefix + "num_attention_heads", max: 4096)
+        for s in EncoderConfig.sizes { try positive(text.encoder[keyPath: s.field], textPrefix + s.key, max: s.limit) }
         try positive(text.maxPositionEmbeddings, textPrefix + "max_position_embeddings", max: 1 << 16)
-        try positive(vision.hiddenSize, visionPrefix + "hidden_size", max: 65536)
-        try positive(vision.intermediateSize, visionPrefix + "intermediate_size", max: 1 << 18)
-        try positive(vision.numHiddenLayers, visionPrefix + "num_hidden_layers", max: 1024)
-        try positive(vision.numAttentionHeads, visionPrefix + "num_attention_heads", max: 4096)
+        for s in EncoderConfig.sizes { try positive(vision.encoder[keyPath: s.field], visionPrefix + s.key, max: s.limit) }
         try positive(vision.numChannels, visionPrefix + "num_channels", max: 16)
         try positive(vision.imageSize, visionPrefix + "image_size", max: 8192)
         try positive(vision.patchSize, visionPrefix + "patch_size", max: 8192)
-        guard text.hiddenSize % text.numAttentionHeads == 0 else {
-            throw ConfigError.invalidValue(file: source, field: textPrefix + "num_attention_heads",
-                                           value: String(text.numAttentionHeads),
-                                           reason: "must divide hidden_size \(text.hiddenSize)")
-        }
-        guard vision.hiddenSize % vision.numAttentionHeads == 0 else {
-            throw ConfigError.invalidValue(file: source, field: visionPrefix + "num_attention_heads",
-                                           value: String(vision.numAttentionHeads),
-                                           reason: "must divide hidden_size \(vision.hiddenSize)")
+        let encoders = [(text.encoder, textPrefix), (vision.encoder, visionPrefix)]
+        for (e, prefix) in encoders {
+            guard e.hiddenSize % e.numAttentionHeads == 0 else {
+                throw ConfigError.invalidValue(file: source, field: prefix + "num_attention_heads",
+                                               value: String(e.numAttentionHeads),
+                                               reason: "must divide hidden_size \(e.hiddenSize)")
+            }
         }
         guard vision.imageSize % vision.patchSize == 0 else {
             throw ConfigError.invalidValue(file: source, field: visionPrefix + "patch_size",
                                            value: String(vision.patchSize),
                                            reason: "must divide image_size \(vision.imageSize)")
         }
-        for (eps, field) in [(text.layerNormEps, textPrefix + "layer_norm_eps"), (vision.layerNormEps, visionPrefix + "layer_norm_eps")] {
-            guard eps.isFinite, eps > 0 else {
-                throw ConfigError.invalidValue(file: source, field: field, value: String(eps), reason: "must be a positive finite number")
+        for (e, prefix) in encoders {
+            guard e.layerNormEps.isFinite, e.layerNormEps > 0 else {
+                throw ConfigError.invalidValue(file: source, field: prefix + "layer_norm_eps", value: String(e.layerNormEps),
+                                               reason: "must be a positive finite number")
             }
         }
     }
@@ -249,18 +255,18 @@ package func loadConfigJSON(_ path: String, limit: Int = 16 << 20) throws -> JSO
 struct FieldReader {
     let file: String
 
-    /// Reads one section's fields into `target`, each defaulting to its current value; errors name
-    /// `section.field`.
-    func read<T>(_ section: (name: String, value: JSONValue), into target: inout T,
-                 ints: [(WritableKeyPath<T, Int>, String)], nullableInts: [(WritableKeyPath<T, Int>, String)] = [],
-                 floats: [(WritableKeyPath<T, Float>, String)], activation: WritableKeyPath<T, Activation>) throws {
+    /// Reads one tower's section into `target`: `ints`, then `nullableInts`, then its encoder's layer_norm_eps and
+    /// hidden_act, each defaulting to its current value; errors name `section.field`.
+    func read<T: TowerConfig>(_ section: (name: String, value: JSONValue), into target: inout T,
+                              ints: [(WritableKeyPath<T, Int>, String)],
+                              nullableInts: [(WritableKeyPath<T, Int>, String)] = []) throws {
         let (obj, prefix) = (section.value, section.name + ".")
         for (path, key) in ints { target[keyPath: path] = try int(obj, key, default: target[keyPath: path], prefix: prefix) }
         for (path, key) in nullableInts {
             target[keyPath: path] = try int(obj, key, default: target[keyPath: path], prefix: prefix, allowNull: true)
         }
-        for (path, key) in floats { target[keyPath: path] = try float(obj, key, default: target[keyPath: path], prefix: prefix) }
-        target[keyPath: activation] = try self.activation(obj, "hidden_act", default: target[keyPath: activation], prefix: prefix)
+        target.encoder.layerNormEps = try float(obj, "layer_norm_eps", default: target.encoder.layerNormEps, prefix: prefix)
+        target.encoder.hiddenAct = try activation(obj, "hidden_act", default: target.encoder.hiddenAct, prefix: prefix)
     }
 
     func section(_ json: JSONValue, legacy: String, current: String) throws -> (name: String, value: JSONValue) {

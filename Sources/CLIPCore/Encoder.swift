@@ -153,7 +153,7 @@ public struct CLIPMLP: Sendable {
                                 quantizable: true, compute: compute)
         fc2 = try LinearWeights(reader.scoped("fc2"), inFeatures: config.intermediateSize, outFeatures: config.hiddenSize,
                                 quantizable: true, compute: compute)
-        activation = config.activation
+        activation = config.hiddenAct
     }
 }
 
