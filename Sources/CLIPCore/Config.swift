@@ -9,6 +9,7 @@ public enum ConfigError: Error, Equatable, CustomStringConvertible {
     case wrongType(file: String, field: String, expected: String, found: String)
     case invalidValue(file: String, field: String, value: String, reason: String)
 
+    /// The message: the file, then the field and what is wrong with it.
     public var description: String {
         switch self {
         case let .unreadable(f, r): return "\(f): cannot read config: \(r)"
@@ -22,12 +23,19 @@ public enum ConfigError: Error, Equatable, CustomStringConvertible {
 /// Shape of one transformer encoder stack: the hyper-parameters transformers' text and vision configs share, each
 /// read from its tower's section of config.json.
 public struct EncoderConfig: Sendable, Equatable {
+    /// Width of the residual stream (`hidden_size`).
     public var hiddenSize: Int
+    /// Width of the MLP's hidden layer (`intermediate_size`).
     public var intermediateSize: Int
+    /// Encoder layers (`num_hidden_layers`).
     public var numHiddenLayers: Int
+    /// Attention heads per layer (`num_attention_heads`); they divide `hiddenSize`.
     public var numAttentionHeads: Int
+    /// The MLP's activation (`hidden_act`).
     public var hiddenAct: Activation
+    /// Added to the variance in every layer norm (`layer_norm_eps`).
     public var layerNormEps: Float
+    /// Width of each head: hidden size / heads.
     public var headDim: Int { hiddenSize / numAttentionHeads }
 
     /// A stack with transformers' default activation and epsilon.
@@ -72,11 +80,17 @@ extension TowerConfig {
 
 /// The text tower's hyper-parameters (transformers' `CLIPTextConfig`, same defaults).
 public struct CLIPTextConfig: TowerConfig, Sendable, Equatable {
+    /// The encoder stack: 512 wide, MLP 2048, 12 layers of 8 heads by default.
     public var encoder = EncoderConfig(hiddenSize: 512, intermediateSize: 2048, numHiddenLayers: 12, numAttentionHeads: 8)
+    /// Rows of the token embedding (`vocab_size`).
     public var vocabSize = 49408
+    /// Rows of the position embedding: the context length in tokens (`max_position_embeddings`).
     public var maxPositionEmbeddings = 77
+    /// `pad_token_id`, as config.json gives it (null keeps the default).
     public var padTokenId = 1
+    /// `bos_token_id`, as config.json gives it (null keeps the default).
     public var bosTokenId = 49406
+    /// `eos_token_id`: where the text tower pools (2, in legacy OpenAI configs, means the highest id).
     public var eosTokenId = 49407
 
     /// transformers' defaults (= ViT-B/32's text tower, except the legacy token ids).
@@ -85,9 +99,13 @@ public struct CLIPTextConfig: TowerConfig, Sendable, Equatable {
 
 /// The vision tower's hyper-parameters (transformers' `CLIPVisionConfig`, same defaults).
 public struct CLIPVisionConfig: TowerConfig, Sendable, Equatable {
+    /// The encoder stack: 768 wide, MLP 3072, 12 layers of 12 heads by default.
     public var encoder = EncoderConfig(hiddenSize: 768, intermediateSize: 3072, numHiddenLayers: 12, numAttentionHeads: 12)
+    /// Input channels (`num_channels`): 3 for RGB.
     public var numChannels = 3
+    /// Side of the square input image in pixels (`image_size`).
     public var imageSize = 224
+    /// Side of a square patch in pixels (`patch_size`); it divides `imageSize`.
     public var patchSize = 32
 
     /// transformers' defaults (= ViT-B/32's vision tower).
@@ -110,9 +128,12 @@ public struct QuantizationConfig: Sendable, Equatable {
     /// The format version this package reads and writes.
     public static let formatVersion = 1
 
+    /// `quant_method`.
     public var method = QuantizationConfig.method
+    /// `format_version`.
     public var formatVersion = QuantizationConfig.formatVersion
 
+    /// This package's method and format version.
     public init() {}
 
     /// Reads the JSON object; an unknown method or version is an error naming the field.
@@ -149,9 +170,13 @@ public struct QuantizationConfig: Sendable, Equatable {
 /// print(config.vision.imageSize, config.projectionDim)
 /// ```
 public struct CLIPConfig: Sendable, Equatable {
+    /// The text tower (`text_config`).
     public var text = CLIPTextConfig()
+    /// The vision tower (`vision_config`).
     public var vision = CLIPVisionConfig()
+    /// Width of the embedding space both towers project into (`projection_dim`).
     public var projectionDim = 512
+    /// `logit_scale_init_value`: training's starting logit scale (inference uses the checkpoint's `logit_scale`).
     public var logitScaleInitValue: Float = 2.6592
     /// Set for an int8 checkpoint written by `clip quantize` (`quantization_config` in config.json).
     public var quantization: QuantizationConfig?
