@@ -67,7 +67,8 @@ let package = Package(
         // CPUID/XGETBV for the dispatch.
         .target(name: "CCPUFeatures", path: "Sources/CCPUFeatures"),
         // Instructions Swift's SIMD types do not reach (prefetch; the int8 dot products), as always-inlined wrappers
-        // over the compiler's Builtin module. They emit no code of their own.
+        // over the compiler's Builtin module, plus the small `KernelVector` protocol the kernels are written against
+        // (its witness tables use baseline instructions only).
         .target(name: "KernelIntrinsics", swiftSettings: [.enableExperimentalFeature("BuiltinModule")]),
         // The generic kernel bodies (package access) and their baseline instantiation.
         .target(name: "TensorSIMD", dependencies: ["KernelIntrinsics"], swiftSettings: [optimizedKernels]),
