@@ -108,9 +108,10 @@ public struct AccessLog: Sendable {
     /// Writes one line (without its newline).
     public let write: @Sendable (String) -> Void
 
+    /// An access log that sends each line to `write`.
+    ///
     /// ```swift
-    /// let lines = LockedBox<[String]>([])
-    /// let log = AccessLog { line in lines.append(line) }
+    /// let log = AccessLog { line in print(line) }   // stdout instead of stderr
     /// ```
     public init(_ write: @escaping @Sendable (String) -> Void) { self.write = write }
 
