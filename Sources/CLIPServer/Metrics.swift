@@ -10,23 +10,32 @@ final class ServerMetrics: Sendable {
                                        .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1),
                                        .seconds(2.5), .seconds(5), .seconds(10)]
 
+    /// `clip_<name>_<unit>`, with its help text.
+    private static func metric(_ name: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "clip", metricName: name, unitName: unit, helpText: help)
+    }
+
     /// One request: `route` is the route's pattern (`/v1/models/{id}`) or "other" (bounded cardinality).
     func record(route: String, method: String, status: Int, duration: Duration) {
-        registry.makeCounter(name: "clip_http_requests_total",
-                             labels: [("route", route), ("method", method), ("status", String(status))],
-                             help: "HTTP requests by route, method and status").increment()
-        registry.makeDurationHistogram(name: "clip_http_request_duration_seconds", labels: [("route", route)],
-                                       buckets: buckets, help: "Request latency by route").record(duration)
+        registry.makeCounter(descriptor: Self.metric("http_requests", "total", "HTTP requests by route, method and status"),
+                             labels: [("route", route), ("method", method), ("status", String(status))]).increment()
+        registry.makeDurationHistogram(descriptor: Self.metric("http_request_duration", "seconds", "Request latency by route"),
+                                       labels: [("route", route)], buckets: buckets).record(duration)
     }
 
     /// The text exposition, with the queue's gauges read now.
     func render(queue: InferenceQueue, configuration: ServerConfiguration) -> [UInt8] {
         let stats = queue.statistics
-        registry.makeGauge(name: "clip_queue_pending_inputs", help: "Inputs waiting for the model").set(Double(queue.pendingItems))
-        registry.makeGauge(name: "clip_queue_capacity_inputs", help: "--max-queue").set(Double(configuration.maxQueue))
-        registry.makeGauge(name: "clip_inference_batches", help: "Forward passes run since start").set(Double(stats.batches))
-        registry.makeGauge(name: "clip_inference_inputs", help: "Inputs embedded since start").set(Double(stats.items))
-        registry.makeGauge(name: "clip_queue_rejected_inputs", help: "Inputs refused with 503 since start").set(Double(stats.rejected))
+        let gauges: [(String, String, String, Int)] = [
+            ("queue_pending", "inputs", "Inputs waiting for the model", queue.pendingItems),
+            ("queue_capacity", "inputs", "--max-queue", configuration.maxQueue),
+            ("inference", "batches", "Forward passes run since start", stats.batches),
+            ("inference", "inputs", "Inputs embedded since start", stats.items),
+            ("queue_rejected", "inputs", "Inputs refused with 503 since start", stats.rejected),
+        ]
+        for (name, unit, help, value) in gauges {
+            registry.makeGauge(descriptor: Self.metric(name, unit, help)).set(Double(value))
+        }
         var out: [UInt8] = []
         registry.emit(into: &out)
         return out
