@@ -91,7 +91,7 @@ public struct ServerConfiguration: Sendable {
         if maxQueue < 1 { return "--max-queue must be at least 1" }
         if batchWait < .zero || batchWait > .seconds(1) { return "--batch-wait-ms must be in 0...1000" }
         if remoteMaxBytes < 1 { return "--remote-max-mb must be positive" }
-        if remoteTimeout <= .zero { return "--remote-timeout must be positive" }
+        if remoteTimeout <= .zero || remoteTimeout > .seconds(3600) { return "--remote-timeout must be in (0, 3600] seconds" }
         if modelName.isEmpty { return "--model-name must not be empty" }
         if let r = rateLimit, !(r.requests.isFinite && r.requests > 0 && r.seconds.isFinite && r.seconds > 0) {
             return "--rate-limit must be a positive rate such as 10/s or 600/min"

@@ -74,9 +74,16 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         let server: CLIPServer
         do {
-            guard maxBodyMB.isFinite, maxBodyMB > 0, remoteMaxMB.isFinite, remoteMaxMB > 0,
-                  batchWaitMs.isFinite, remoteTimeout.isFinite, remoteTimeout > 0 else {
-                throw ValidationError("--max-body-mb, --remote-max-mb and --remote-timeout must be positive numbers")
+            // Ranges checked before the values are converted to integers (a huge float would not fit).
+            guard maxBodyMB.isFinite, maxBodyMB > 0, maxBodyMB <= 1_048_576, remoteMaxMB.isFinite, remoteMaxMB > 0,
+                  remoteMaxMB <= 1_048_576 else {
+                throw ValidationError("--max-body-mb and --remote-max-mb must be positive numbers of MiB, at most 1048576")
+            }
+            guard remoteTimeout.isFinite, remoteTimeout > 0, remoteTimeout <= 3600 else {
+                throw ValidationError("--remote-timeout must be a number of seconds in (0, 3600]")
+            }
+            guard batchWaitMs.isFinite, (0...1000).contains(batchWaitMs) else {
+                throw ValidationError("--batch-wait-ms must be in 0...1000")
             }
             let dir = try weights.resolve()
             var config = ServerConfiguration()

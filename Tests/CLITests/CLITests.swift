@@ -161,6 +161,9 @@ struct CLIContractTests {
 
     @Test("usage errors are one line on stderr and exit 1", arguments: [
         ["classify"], ["--bogus"], ["embed-text", "--threads", "x", "hi"], ["nonsense-command"],
+        // Numbers too large to convert must be refused, not trap.
+        ["serve", "--remote-timeout", "1e300"], ["serve", "--batch-wait-ms", "1e300"], ["serve", "--max-body-mb", "1e300"],
+        ["serve", "--remote-max-mb", "inf"],
     ])
     func usageErrors(_ args: [String]) throws {
         let r = try run(Built.clip, args)
