@@ -22,7 +22,7 @@ public struct RateLimit: Sendable, Equatable, CustomStringConvertible {
 
     /// The rate as `--rate-limit` takes it: `10/s`, `600/min`, `5000/h`.
     public var description: String {
-        let n = requests.rounded() == requests ? String(Int(requests)) : String(requests)
+        let n = requests.rounded() == requests && requests < 1e15 ? String(Int(requests)) : String(requests)
         switch seconds {
         case 1: return "\(n)/s"
         case 60: return "\(n)/min"
@@ -91,14 +91,15 @@ final class RateLimiter: Sendable {
             return (1 - bucket.tokens) / rate
         }
         guard let wait else { return }
-        let retry = max(1, Int(wait.rounded(.up)))
+        // At most a day: a rate as small as 1e-300/h must not overflow the header's integer.
+        let retry = max(1, Int(min(wait, 86_400).rounded(.up)))
         throw APIError(
             status: .tooManyRequests,
-            message: "Rate limit reached: \(limit) per API key (--rate-limit). Try again in \(String(format: "%.2f", wait)) s.",
+            message: "Rate limit reached: \(limit) per API key or client (--rate-limit). Try again in \(String(format: "%.2f", min(wait, 86_400))) s.",
             type: "requests", code: "rate_limit_exceeded",
             headers: [.retryAfter: String(retry),
                       .init("X-RateLimit-Limit-Requests")!: limit.description,
-                      .init("X-RateLimit-Reset-Requests")!: String(format: "%.3fs", wait)])
+                      .init("X-RateLimit-Reset-Requests")!: String(format: "%.3fs", min(wait, 86_400))])
     }
 
     /// Clients currently remembered.

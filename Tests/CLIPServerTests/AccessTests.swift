@@ -186,6 +186,22 @@ struct RateLimitTests {
         }
     }
 
+    @Test("a vanishingly small rate gives a bounded Retry-After, not an overflow")
+    func tinyRate() throws {
+        let limiter = RateLimiter(try RateLimit(parsing: "1e-300/h"))
+        let t0 = ContinuousClock.now
+        try limiter.admit("a", now: t0)
+        do {
+            try limiter.admit("a", now: t0)
+            Issue.record("a second request was admitted")
+        } catch let e as APIError {
+            #expect(e.headers[.retryAfter] == "86400")
+        }
+        // And a huge one prints without an integer overflow.
+        #expect(try RateLimit(parsing: "1e300/s").description == "1e+300/s")
+        #expect(try RateLimit(parsing: "600/min").description == "600/min")
+    }
+
     @Test("the table of clients stays bounded under a flood of addresses")
     func boundedTable() throws {
         let limiter = RateLimiter(RateLimit(requests: 1, seconds: 1))
