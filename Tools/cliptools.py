@@ -119,9 +119,11 @@ def make_readable(d):
         os.chmod(os.path.join(d, f), 0o644)
 
 
-def write_inputs(path, seqs, prompts=None):
-    """inputs.json: {"input_ids": [[...], ...]} (unpadded), with "prompts" first when given; one trailing newline."""
+def write_inputs(path, seqs, prompts=None, extra=None):
+    """inputs.json: {"input_ids": [[...], ...]} (unpadded), with "prompts" first when given and `extra` keys after;
+    one trailing newline."""
     obj = {"input_ids": seqs} if prompts is None else {"prompts": prompts, "input_ids": seqs}
+    obj.update(extra or {})
     with open(path, "w") as fh:
         json.dump(obj, fh)
         fh.write("\n")

@@ -74,6 +74,15 @@ def make_inputs(spec):
                          bos=spec["bos"], eos=spec["eos"], id_range=(3, 997))
 
 
+def prefixed_inputs(spec):
+    """Sequences that share a prompt-template-like prefix (bos + 5 ids): one is only prefix + eos, one repeats
+    another. The Swift text tower runs a shared prefix once; these check that path against transformers."""
+    gen = torch.Generator().manual_seed(spec["seed"] + 3)
+    prefix = [spec["bos"]] + torch.randint(3, 997, (5,), generator=gen).tolist()
+    seqs = [prefix + torch.randint(3, 997, (n,), generator=gen).tolist() + [spec["eos"]] for n in (0, 1, 3, 6)]
+    return seqs + [seqs[2]]
+
+
 def pad(seqs):
     return pad_with(seqs, PAD_ID)
 
@@ -200,8 +209,11 @@ def main():
         model.save_pretrained(out, safe_serialization=True)
         keys = check_saved(out, model, torch.float32)
         ref = full_reference(model, pixel_values, seqs, spec)
+        prefixed = prefixed_inputs(spec)
+        with torch.no_grad():
+            ref["prefixed_text_embeds"] = features(model.get_text_features(*pad(prefixed)))
         save_reference(ref, os.path.join(out, "reference.safetensors"))
-        write_inputs(os.path.join(out, "inputs.json"), seqs)
+        write_inputs(os.path.join(out, "inputs.json"), seqs, extra={"prefixed_input_ids": prefixed})
         make_readable(out)
         print(f"    {len(keys)} weight tensors, seq lengths {[len(s) for s in seqs]}")
         print(f"    logits_per_image =\n{ref['logits_per_image']}")

@@ -97,6 +97,8 @@ func workloads(weights dir: String, options: Options) throws {
     let b8 = try measure(max(3, n / 2)) { _ = try model.vision.imageFeatures(pixels8, batch: 8) }
     log("text, 10 labels …")
     let text10 = try measure(n) { _ = try model.text.textFeatures(ids) }
+    // The same prompts with their common "This is a photo of" run once per label, as before prefix sharing.
+    let text10Unshared = try measure(n) { _ = try model.text.forward(ids, sharePrefix: false) }
     log("classify cold / warm …")
     let cold = try measure(n) {
         _ = try CLIP(model: model, tokenizer: tokenizer).classify(image: .pixels(img224), labels: labels)
@@ -125,6 +127,7 @@ func workloads(weights dir: String, options: Options) throws {
         ("image_b1_min_ms", b1.min * 1000), ("image_b1_max_ms", b1.max * 1000),
         ("image_b8_ms_per_image", b8.median * 1000 / 8),
         ("text_10_labels_ms", text10.median * 1000),
+        ("text_10_labels_unshared_ms", text10Unshared.median * 1000),
         ("classify_cold_ms", cold.median * 1000),
         ("classify_warm_ms", warm.median * 1000),
         ("jpeg_6mp_end_to_end_ms", e2e.median * 1000),

@@ -205,9 +205,12 @@ public struct CLIPEncoder: Sendable {
     /// - Parameters:
     ///   - sequences: the row range of each sequence in `hidden`; attention never crosses them.
     ///   - causal: mask future tokens (the text tower).
+    ///   - sharedPrefix: with `causal`, the number of leading tokens every sequence shares, stored once in rows
+    ///     `0..<sharedPrefix`; `sequences` then give each sequence's remaining rows. The shared rows' values do not
+    ///     depend on what follows them (causal mask), so computing them once is exact.
     ///   - observe: called with (layer index + 1, hidden) after each layer, for stage-by-stage checks.
     public func forward(
-        _ hidden: inout [Float], sequences: [Range<Int>], causal: Bool,
+        _ hidden: inout [Float], sequences: [Range<Int>], causal: Bool, sharedPrefix: Int = 0,
         observe: ((Int, UnsafeBufferPointer<Float>) -> Void)? = nil
     ) {
         let c = config.hiddenSize
@@ -229,8 +232,13 @@ public struct CLIPEncoder: Sendable {
                     profile.measure(.qkv, layer: index) { attn.qkv(x, rows: n, out: qkv, compute) }
                     // per sequence and head: softmax(q kᵀ · scale) v              (L, d) each
                     profile.measure(.attention, layer: index) {
-                        compute.attention(qkv, sequences: sequences, heads: attn.numHeads, headDim: attn.headDim,
-                                          scale: attn.scale, causal: causal, out: context)
+                        if causal && sharedPrefix > 0 {
+                            compute.attention(qkv, sharedPrefix: sharedPrefix, suffixes: sequences, heads: attn.numHeads,
+                                              headDim: attn.headDim, scale: attn.scale, out: context)
+                        } else {
+                            compute.attention(qkv, sequences: sequences, heads: attn.numHeads, headDim: attn.headDim,
+                                              scale: attn.scale, causal: causal, out: context)
+                        }
                     }
                     // hidden += out_proj(context)                                  (N, C)
                     profile.measure(.outProj, layer: index) {

@@ -225,6 +225,40 @@ public final class Compute: Sendable {
         }
     }
 
+    /// Causal attention for sequences that begin with the same `prefix` tokens, stored once.
+    ///
+    /// `qkv` rows `0..<prefix` are the shared tokens; `suffixes` are the row ranges of each sequence's remaining
+    /// tokens (rows at or after `prefix`). Under a causal mask the shared rows attend only to each other, so their
+    /// values are the same in every sequence and the caller computes them once. Here each sequence is gathered whole
+    /// (prefix + suffix) into scratch, attended as usual, and its rows are scattered back to `out` (N, C): the prefix
+    /// rows from the first sequence, then each suffix.
+    package func attention(_ qkv: UnsafePointer<Float>, sharedPrefix p: Int, suffixes: [Range<Int>], heads: Int,
+                           headDim d: Int, scale: Float, out: UnsafeMutablePointer<Float>) {
+        let c = heads * d
+        guard p > 0, !suffixes.isEmpty else {
+            attention(qkv, sequences: p > 0 ? [0..<p] : suffixes, heads: heads, headDim: d, scale: scale, causal: true, out: out)
+            return
+        }
+        // Expanded layout: sequence b occupies rows starts[b] ..< starts[b] + p + suffixes[b].count.
+        var starts: [Int] = []
+        var rows = 0
+        for s in suffixes { starts.append(rows); rows += p + s.count }
+        let whole = zip(starts, suffixes).map { $0..<($0 + p + $1.count) }
+        withScratch(rows * 4 * c) { gathered in
+            let context = gathered + rows * 3 * c
+            for (b, s) in suffixes.enumerated() {
+                let dst = gathered + starts[b] * 3 * c
+                dst.update(from: qkv, count: p * 3 * c)
+                (dst + p * 3 * c).update(from: qkv + s.lowerBound * 3 * c, count: s.count * 3 * c)
+            }
+            attention(gathered, sequences: whole, heads: heads, headDim: d, scale: scale, causal: true, out: context)
+            out.update(from: context, count: p * c)
+            for (b, s) in suffixes.enumerated() {
+                (out + s.lowerBound * c).update(from: context + (starts[b] + p) * c, count: s.count * c)
+            }
+        }
+    }
+
     /// Runs `body` with at least `count` floats of scratch memory, reused across calls.
     package func withScratch<T>(_ count: Int, _ body: (UnsafeMutablePointer<Float>) -> T) -> T {
         let buffer = scratch.withLock { list -> ScratchBuffer? in

@@ -50,11 +50,12 @@ public struct CLIPTextEmbeddings: Sendable {
                                                  shape: [config.maxPositionEmbeddings, config.hiddenSize])
     }
 
-    /// Writes `token_embedding[id] + position_embedding[position]` for one sequence into `out` (L × C).
-    func forward(_ ids: ArraySlice<Int>, out: UnsafeMutablePointer<Float>) {
+    /// Writes `token_embedding[id] + position_embedding[position]` for tokens at positions
+    /// `firstPosition…` of one sequence into `out` (L × C).
+    func forward(_ ids: ArraySlice<Int>, firstPosition: Int = 0, out: UnsafeMutablePointer<Float>) {
         let c = positionEmbedding.shape[1]
-        for (pos, id) in ids.enumerated() {
-            let row = out + pos * c
+        for (offset, id) in ids.enumerated() {
+            let row = out + offset * c, pos = firstPosition + offset
             switch tokenEmbedding {
             case .float(let table):
                 row.update(from: table.pointer + id * c, count: c)
@@ -151,22 +152,48 @@ public struct TextTransformer: Sendable {
         }
     }
 
+    /// The number of leading tokens all sequences share (each cut to `lengths`), keeping at least one token of
+    /// every sequence its own: what ``forward(_:keepHiddenStates:fullSequences:sharePrefix:)`` computes once.
+    ///
+    /// ```swift
+    /// // SOT this is a photo of | cat . EOT   and   SOT this is a photo of | dog . EOT  ->  6
+    /// let p = TextTransformer.sharedPrefixLength(ids, lengths: ids.map(\.count))
+    /// ```
+    public static func sharedPrefixLength(_ ids: [[Int]], lengths: [Int]) -> Int {
+        guard let first = ids.first, let shortest = lengths.min(), shortest > 0 else { return 0 }
+        var p = shortest - 1
+        for seq in ids.dropFirst() {
+            var i = 0
+            while i < p && seq[i] == first[i] { i += 1 }
+            p = i
+        }
+        return p
+    }
+
     /// The full forward pass. Each sequence runs only up to its pooling (EOT) token unless `fullSequences`:
     /// attention is causal, so the EOT output does not depend on later tokens and this is exact.
-    public func forward(_ ids: [[Int]], keepHiddenStates: Bool = false, fullSequences: Bool = false) throws -> TextOutput {
+    ///
+    /// With `sharePrefix` (the default) the leading tokens all sequences share — a prompt template's
+    /// "This is a photo of" — run once for the batch instead of once per sequence; for the same reason (causal
+    /// attention) this is exact. It is off when `keepHiddenStates` asks for every sequence's rows.
+    public func forward(_ ids: [[Int]], keepHiddenStates: Bool = false, fullSequences: Bool = false,
+                        sharePrefix: Bool = true) throws -> TextOutput {
         try validate(ids)
         let c = config.hiddenSize
         let pools = ids.map(poolingPosition)
         let lengths = zip(ids, pools).map { fullSequences ? $0.0.count : $0.1 + 1 }
+        let prefix = sharePrefix && !keepHiddenStates && ids.count > 1 ? Self.sharedPrefixLength(ids, lengths: lengths) : 0
+        // Rows: the shared prefix (0..<prefix), then each sequence's own tokens (positions prefix..<L_b).
         var starts: [Int] = []
-        var total = 0
-        for l in lengths { starts.append(total); total += l }
-        let sequences = zip(starts, lengths).map { $0..<($0 + $1) }
-        // embeddings (ΣL, C): all sequences stacked, no padding
+        var total = prefix
+        for l in lengths { starts.append(total); total += l - prefix }
+        let sequences = zip(starts, lengths).map { $0..<($0 + $1 - prefix) }
+        // embeddings (prefix + Σ(L_b - prefix), C): all sequences stacked, no padding
         var hidden = [Float](repeating: 0, count: total * c)
         hidden.withUnsafeMutableBufferPointer { h in
+            if prefix > 0 { embeddings.forward(ids[0][0..<prefix], out: h.baseAddress!) }
             for (b, seq) in ids.enumerated() {
-                embeddings.forward(seq[0..<lengths[b]], out: h.baseAddress! + starts[b] * c)
+                embeddings.forward(seq[prefix..<lengths[b]], firstPosition: prefix, out: h.baseAddress! + starts[b] * c)
             }
         }
         func split(_ flat: UnsafeBufferPointer<Float>) -> [Tensor] {
@@ -174,7 +201,7 @@ public struct TextTransformer: Sendable {
         }
         let embedded = keepHiddenStates ? hidden.withUnsafeBufferPointer(split) : []
         var states: [[Tensor]] = keepHiddenStates ? [embedded] : []
-        encoder.forward(&hidden, sequences: sequences, causal: true, observe: keepHiddenStates ? { _, h in
+        encoder.forward(&hidden, sequences: sequences, causal: true, sharedPrefix: prefix, observe: keepHiddenStates ? { _, h in
             states.append(split(h))
         } : nil)
         // last_hidden_state = final_layer_norm(hidden)                     (ΣL, C)
@@ -185,7 +212,7 @@ public struct TextTransformer: Sendable {
         // pooled = last_hidden_state[b, eot_b]                                (B, C)
         var pooled = [Float](repeating: 0, count: ids.count * c)
         for b in 0..<ids.count {
-            let row = (starts[b] + pools[b]) * c
+            let row = (starts[b] + pools[b] - prefix) * c
             pooled.replaceSubrange((b * c)..<((b + 1) * c), with: normed[row..<(row + c)])
         }
         // text_embeds = text_projection(pooled)                              (B, P)

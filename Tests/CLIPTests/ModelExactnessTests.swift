@@ -72,6 +72,38 @@ struct ModelExactnessTests {
         expectClose(fast.storage, out.textEmbeds.storage, atol: 1e-6, "\(f.name) EOT-truncated text_embeds")
     }
 
+    @Test("a prefix shared by every sequence runs once and gives transformers' features, on every backend",
+          arguments: full, allBackends)
+    func sharedPrefix(_ f: Fixture, _ backend: CLIPZeroShot.ComputeBackend) throws {
+        let (model, ref, _) = try f.load(backend: backend)
+        let inputs = try loadJSON(f.dir + "/inputs.json")
+        let ids = (inputs["prefixed_input_ids"]?.arrayValue ?? []).map { ($0.arrayValue ?? []).compactMap(\.intValue) }
+        #expect(ids.count == 5)
+        // bos + 5 shared ids; the first sequence is nothing more than that and its EOT, so 6 rows are shared.
+        #expect(TextTransformer.sharedPrefixLength(ids, lengths: ids.map(\.count)) == 6)
+        let expected = try ref.floats("prefixed_text_embeds")
+        let shared = try model.text.forward(ids).textEmbeds
+        expectClose(shared.storage, expected, atol: Self.tolerance, "\(f.name) \(backend) shared-prefix text_embeds")
+        let separate = try model.text.forward(ids, sharePrefix: false).textEmbeds
+        expectClose(separate.storage, expected, atol: Self.tolerance, "\(f.name) \(backend) per-sequence text_embeds")
+        // Any subset: a single sequence (nothing shared), or two that differ right after bos.
+        for subset in [[ids[3]], [ids[3], ids[1]], [ids[4], ids[2]]] {
+            let rows = subset.map { s in ids.firstIndex(of: s) ?? 0 }
+            let want = rows.flatMap { r in expected[(r * shared.shape[1])..<((r + 1) * shared.shape[1])] }
+            expectClose(try model.text.textFeatures(subset).storage, want, atol: Self.tolerance, "\(f.name) subset \(rows)")
+        }
+    }
+
+    @Test("shared prefix length: at least one token of each sequence stays its own")
+    func sharedPrefixLength() {
+        #expect(TextTransformer.sharedPrefixLength([[1, 2, 3, 9], [1, 2, 4, 9]], lengths: [4, 4]) == 2)
+        #expect(TextTransformer.sharedPrefixLength([[1, 2, 9], [1, 2, 9]], lengths: [3, 3]) == 2)
+        #expect(TextTransformer.sharedPrefixLength([[1, 2, 3, 9], [1, 2, 3, 9, 5]], lengths: [4, 4]) == 3)
+        #expect(TextTransformer.sharedPrefixLength([[7, 9], [1, 9]], lengths: [2, 2]) == 0)
+        #expect(TextTransformer.sharedPrefixLength([[1, 9]], lengths: [2]) == 1)
+        #expect(TextTransformer.sharedPrefixLength([], lengths: []) == 0)
+    }
+
     /// Every backend this CPU runs: the dispatched ISA tiers, the portable kernels and both BLAS ones.
     static let allBackends = ComputeBackend.allCases.filter { $0 != .automatic && (try? $0.resolved()) != nil }
 
