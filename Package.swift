@@ -10,6 +10,15 @@ import PackageDescription
 // ~40× slower): -O after SwiftPM's -Onone wins.
 let optimizedKernels: SwiftSetting = .unsafeFlags(["-O"], .when(configuration: .debug))
 
+// The executables link the Swift runtime and Foundation statically in release builds on Linux: no Swift
+// libraries needed where the binary is copied, and the dynamic loader's symbol binding for ~20 Swift libraries
+// (half of a bare process start) goes away — measured: 28 -> 15 ms from exec to exit for a process that does
+// nothing. Debug builds link dynamically (faster links for the tests).
+let staticSwiftRuntime: [LinkerSetting] = [.unsafeFlags(
+    ["-static-stdlib"] + ["--start-group", "-lCoreFoundation", "-l_FoundationICU", "-l_FoundationCShims",
+                          "-l_FoundationCollections", "--end-group"].flatMap { ["-Xlinker", $0] },
+    .when(platforms: [.linux], configuration: .release))]
+
 #if arch(x86_64)
 let isaTargets: [Target] = [
     .target(name: "TensorAVX2", dependencies: ["TensorSIMD", "KernelIntrinsics", "AVX2Intrinsics"],
@@ -106,13 +115,14 @@ let package = Package(
         .executableTarget(
             name: "clip",
             dependencies: ["CLIPZeroShot", "CLIPSearch", "CLIPServer", "VisionTransformer", "CLIPTokenizer",
-                           .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            linkerSettings: staticSwiftRuntime),
         // The benchmark is not a product; it may use unsafeFlags (FMA peak measurement needs an FMA target).
         .executableTarget(
             name: "clip-bench",
             dependencies: ["CLIPZeroShot", "CLIPSearch", "CLIPCore", "CLIPImageIO", "VisionTransformer", "TextTransformer",
                            "CLIPTokenizer", "Tensor", "CSTBImage", "TensorSIMD"], path: "Benchmarks/clip-bench",
-            swiftSettings: [.unsafeFlags(["-target-cpu", "haswell"])]),
+            swiftSettings: [.unsafeFlags(["-target-cpu", "haswell"])], linkerSettings: staticSwiftRuntime),
 
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "TensorSIMD"]),
         .testTarget(name: "CLIPTests", dependencies: ["CLIPZeroShot", "CLIPSearch", "CLIPImageIO", "VisionTransformer",
