@@ -134,15 +134,6 @@ public enum CLIPQuantizer {
     /// round(x / scale), ties to even.
     public static func quantizeRows(_ x: [Float], rows: Int, columns: Int, into q: UnsafeMutablePointer<Int8>,
                                     scales: UnsafeMutablePointer<Float>) {
-        for r in 0..<rows {
-            var amax: Float = 0
-            for c in 0..<columns { amax = max(amax, abs(x[r * columns + c])) }
-            let scale = amax > 0 ? amax / 127 : 1
-            scales[r] = scale
-            for c in 0..<columns {
-                let v = (x[r * columns + c] / scale).rounded(.toNearestOrEven)
-                q[r * columns + c] = Int8(max(-127, min(127, v)))
-            }
-        }
+        x.withUnsafeBufferPointer { LoadTimeLayout.quantizeRows($0.baseAddress!, rows: rows, columns: columns, into: q, scales: scales) }
     }
 }

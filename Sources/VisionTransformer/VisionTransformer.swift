@@ -21,11 +21,27 @@ public struct CLIPVisionEmbeddings: Sendable {
         let c = config.hiddenSize, p = config.patchSize
         self.config = config
         classEmbedding = try reader.parameter("class_embedding", shape: [c])
-        let convShape = [c, config.numChannels, p, p]
-        patchEmbedding = try LinearWeights(reader, key: "patch_embedding.weight", outFeatures: c,
-                                           inFeatures: config.numChannels * p * p,
-                                           sources: [("patch_embedding.weight", convShape)], bias: nil, compute: compute) {
-            LoadTimeLayout.patchConvToMatrix(try reader.parameter("patch_embedding.weight", shape: convShape))
+        let convShape = [c, config.numChannels, p, p], k = config.numChannels * p * p
+        if reader.quantizedCheckpoint {
+            // An int8 checkpoint keeps the conv in floating point (F16 from `clip quantize`); it is quantized per
+            // output channel here, at load, so the patch embedding runs in the int8 GEMM like every other layer
+            // (ONNX Runtime's quantize_dynamic quantizes this Conv too).
+            let weight = try LoadTimeLayout.int8Weight(reader, key: "patch_embedding.weight", outFeatures: c, inFeatures: k,
+                                                       sources: [], compute: compute) {
+                let matrix = LoadTimeLayout.patchConvToMatrix(try reader.parameter("patch_embedding.weight", shape: convShape))
+                let q = UnsafeMutablePointer<Int8>.allocate(capacity: c * k)
+                let scales = UnsafeMutablePointer<Float>.allocate(capacity: c)
+                LoadTimeLayout.quantizeRows(matrix.pointer, rows: c, columns: k, into: q, scales: scales)
+                return (q, UnsafePointer(scales), { q.deallocate(); scales.deallocate() })
+            }
+            try reader.declare("patch_embedding.weight", shape: convShape)
+            reader.release("patch_embedding.weight")
+            patchEmbedding = LinearWeights(weight: weight, bias: nil)
+        } else {
+            patchEmbedding = try LinearWeights(reader, key: "patch_embedding.weight", outFeatures: c, inFeatures: k,
+                                               sources: [("patch_embedding.weight", convShape)], bias: nil, compute: compute) {
+                LoadTimeLayout.patchConvToMatrix(try reader.parameter("patch_embedding.weight", shape: convShape))
+            }
         }
         positionEmbedding = try reader.parameter("position_embedding.weight", shape: [config.numPositions, c])
     }
