@@ -21,14 +21,22 @@ func startupPhases(_ dir: String, options: Options) throws {
     lap("tokenizer (vocabulary + tables)")
     let model = try CLIPModel(directory: dir, options: options.loadOptions)
     lap("weights (\(model.compute.backend), prepared weights \(model.preparedWeights.rawValue))")
-    let ids = tok.encode(labels.map { "This is a photo of \($0)." })
-    _ = try model.text.textFeatures(ids)
-    lap("first text forward (10 labels)")
-    let img = syntheticImage(width: 224, height: 224)
-    _ = try model.vision.imageFeatures(model.vision.preprocessor(img), batch: 1)
-    lap("first image forward")
-    _ = try model.vision.imageFeatures(model.vision.preprocessor(img), batch: 1)
-    lap("second image forward")
+    // The probe's order (`CLIP.classify`): the image (decode, preprocess, tower), then the labels; each twice, so
+    // the first-call costs (page faults on the mapped weights, scratch memory) show.
+    let jpeg = try options.jpeg.map { try readFile($0, limit: 64 << 20) } ?? encodeJPEG(syntheticImage(width: 640, height: 480))
+    let decoder = ImageDecoder()
+    if options.warmUp { model.warmUp([.vision, .text]) }
+    for pass in ["first", "second"] {
+        let image = try decoder.decode(jpeg)
+        lap("\(pass) decode (\(image.width)×\(image.height) JPEG)")
+        let pixels = model.vision.preprocess(image)
+        lap("\(pass) preprocess")
+        _ = try model.vision.imageFeatures(pixels, batch: 1)
+        lap("\(pass) image forward")
+        let ids = tok.encode(labels.map { "This is a photo of \($0)\(pass == "first" ? "" : "s")." })
+        _ = try model.text.textFeatures(ids)
+        lap("\(pass) text forward (10 labels)")
+    }
 }
 
 func startupProbe(_ dir: String, options: Options) throws {

@@ -26,6 +26,8 @@ struct Options {
     var soak: Int?
     var search: Int?
     var agreement: (String, String)?
+    /// `--phases`: start `CLIPModel.warmUp` before the first decode, as `CLIP.classify` does.
+    var warmUp = false
     var images: String?
     /// Prepared-weights cache directory ("" disables it).
     var cache = NSTemporaryDirectory() + "/clip-bench-prepared"
@@ -71,6 +73,7 @@ func parseOptions() -> Options {
         switch a {
         case "--weights": o.weights = value(a)
         case "--json": o.json = true
+        case "--warm-up": o.warmUp = true
         case "--matmul": o.matmul = true
         case "--profile": o.profile = true
         case "--jpeg": o.jpeg = value(a)

@@ -101,6 +101,7 @@ public final class CLIP: Sendable {
     /// Classifies several images against the same labels, with batched image passes.
     public func classify(images: [CLIPImage], labels: [String], templates: [PromptTemplate] = [.default]) throws -> [[LabelScore]] {
         try CLIPError.validate(labels: labels, templates: templates)
+        model.warmUp([.vision, .text])   // mapped in while the images decode
         // Images first: on a fresh load, the tokenizer finishes its set-up meanwhile.
         let imageEmbeds = try imageEmbeddings(images)
         return try rank(imageEmbeddings: imageEmbeds, labels: labels,
@@ -172,7 +173,8 @@ public final class CLIP: Sendable {
     /// let e = try clip.imageEmbeddings([.path("a.jpg"), .path("b.png")])   // 2 rows of 512
     /// ```
     public func imageEmbeddings(_ images: [CLIPImage], normalized: Bool = true) throws -> Embeddings {
-        try embedImageBatches(count: images.count, normalized: normalized) { range in
+        model.warmUp([.vision])   // mapped in while the first image decodes
+        return try embedImageBatches(count: images.count, normalized: normalized) { range in
             try images[range].flatMap { model.vision.preprocess(try decode($0)) }
         }
     }

@@ -59,6 +59,13 @@ package final class PreparedWeights: Sendable {
         }
     }
 
+    /// Maps the cached weights whose keys start with one of `prefixes` into the process now (see
+    /// ``SafeTensorsFile/populate(where:)``); false without a valid cache.
+    @discardableResult
+    package func populate(prefixes: [String]) -> Bool {
+        cached?.populate { key in prefixes.contains { key.hasPrefix($0) } } ?? false
+    }
+
     /// Whether a valid cache is mapped (its checkpoint was fully validated when the cache was written).
     package var isValid: Bool { cached != nil }
 

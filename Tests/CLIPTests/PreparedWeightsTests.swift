@@ -54,6 +54,34 @@ struct PreparedWeightsTests {
         let expected = try features(uncached)
         #expect(try features(first) == expected)
         #expect(try features(second) == expected)
+        // Mapping the pages in ahead of use (as CLIP.classify does) changes nothing, however often it is asked for.
+        second.warmUp([.vision, .text])
+        second.warmUp(CLIPModel.Tower.allCases)
+        #expect(try features(second) == expected)
+    }
+
+    @Test("populate maps exactly the tensors asked for, and nothing when no key matches")
+    func populateRange() throws {
+        let s = try Scratch()
+        _ = try CLIPModel(directory: s.model, options: s.options())
+        let cacheFile = try #require(s.cacheFiles.first)
+        let file = try SafeTensorsFile(path: s.cache + "/" + cacheFile)
+        #expect(!file.populate { _ in false })
+        let copy = try SafeTensorsFile(path: s.cache + "/" + cacheFile, copy: true)
+        #expect(!copy.populate { _ in true }, "a copied (unmapped) file has nothing to populate")
+        let key = try #require(file.keys.first { $0.hasPrefix("vision_model.") })
+        let before = try file.floats(key)
+        #if os(Linux)
+        // MADV_POPULATE_READ exists since Linux 5.14; an older kernel refuses it and the pages fault in on use.
+        var name = utsname()
+        uname(&name)
+        let release = withUnsafeBytes(of: &name.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        let version = release.split(separator: ".").prefix(2).compactMap { Int($0) }
+        if version.count == 2, (version[0], version[1]) >= (5, 14) {
+            #expect(file.populate { $0.hasPrefix("vision_model.") })
+        }
+        #endif
+        #expect(try file.floats(key) == before)
     }
 
     @Test("a changed checkpoint is never served from the old cache")
