@@ -212,7 +212,8 @@ public struct TextTransformer: Sendable {
         // pooled = last_hidden_state[b, eot_b]                                (B, C)
         var pooled = [Float](repeating: 0, count: ids.count * c)
         for b in 0..<ids.count {
-            let row = (starts[b] + pools[b] - prefix) * c
+            // (with fullSequences, the pooled token may lie inside the shared prefix)
+            let row = (pools[b] < prefix ? pools[b] : starts[b] + pools[b] - prefix) * c
             pooled.replaceSubrange((b * c)..<((b + 1) * c), with: normed[row..<(row + c)])
         }
         // text_embeds = text_projection(pooled)                              (B, P)

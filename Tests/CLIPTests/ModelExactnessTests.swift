@@ -94,6 +94,25 @@ struct ModelExactnessTests {
         }
     }
 
+    @Test("full sequences padded past EOT: the pooled token may sit inside the shared prefix", arguments: full)
+    func sharedPrefixPastEOT(_ f: Fixture) throws {
+        let (model, _, ids) = try f.load()
+        let eot = ids[1].last ?? 0
+        // Two copies of a sequence padded after EOT (shared prefix = everything but the last pad), and one that
+        // differs only after its EOT: every pooled token lies inside the shared rows.
+        let padded = ids[1] + [5, 6, 7]
+        let batch = [padded, padded, ids[1] + [5, 6, 8]]
+        #expect(batch.allSatisfy { $0.contains(eot) })
+        let shared = try model.text.forward(batch, fullSequences: true).textEmbeds
+        let separate = try model.text.forward(batch, fullSequences: true, sharePrefix: false).textEmbeds
+        expectClose(shared.storage, separate.storage, atol: 1e-6, "\(f.name) full sequences, shared vs separate")
+        let plain = try model.text.textFeatures([ids[1]])
+        for b in 0..<3 {
+            let d = plain.shape[1]
+            expectClose(Array(shared.storage[(b * d)..<((b + 1) * d)]), plain.storage, atol: Self.tolerance, "\(f.name) row \(b)")
+        }
+    }
+
     @Test("shared prefix length: at least one token of each sequence stays its own")
     func sharedPrefixLength() {
         #expect(TextTransformer.sharedPrefixLength([[1, 2, 3, 9], [1, 2, 4, 9]], lengths: [4, 4]) == 2)
