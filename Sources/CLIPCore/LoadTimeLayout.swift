@@ -70,6 +70,11 @@ public enum LoadTimeLayout {
     /// Flattens the patch-embedding conv weight `[C, channels, P, P]` to a `[C, channels·P·P]` matrix. The
     /// flattening order (channel, row, column) is exactly torch's memory order, so this is a reshape; the
     /// image side unfolds each patch in the same order (see `CLIPVisionEmbeddings`).
+    public static func patchConvToMatrix(_ conv: Parameter) -> Parameter {
+        let c = conv.shape[0]
+        return Parameter(shape: [c, conv.count / max(c, 1)]) { $0.update(from: conv.pointer, count: conv.count) }
+    }
+
     /// Per-row symmetric int8 of a `rows × columns` matrix: scale = max|row| / 127 (1 for an all-zero row, which any
     /// scale represents), q = round(x / scale), ties to even. The one quantizer of `clip quantize` and of the
     /// load-time quantization of the patch embedding.
@@ -86,10 +91,5 @@ public enum LoadTimeLayout {
                 q[r * columns + c] = Int8(max(-127, min(127, v)))
             }
         }
-    }
-
-    public static func patchConvToMatrix(_ conv: Parameter) -> Parameter {
-        let c = conv.shape[0]
-        return Parameter(shape: [c, conv.count / max(c, 1)]) { $0.update(from: conv.pointer, count: conv.count) }
     }
 }

@@ -134,6 +134,10 @@ public enum CLIPQuantizer {
     /// round(x / scale), ties to even.
     public static func quantizeRows(_ x: [Float], rows: Int, columns: Int, into q: UnsafeMutablePointer<Int8>,
                                     scales: UnsafeMutablePointer<Float>) {
-        x.withUnsafeBufferPointer { LoadTimeLayout.quantizeRows($0.baseAddress!, rows: rows, columns: columns, into: q, scales: scales) }
+        precondition(x.count >= rows * columns, "quantizeRows: \(x.count) values for \(rows) × \(columns)")
+        x.withUnsafeBufferPointer { buffer in
+            guard let base = buffer.baseAddress else { return }   // no values: nothing to quantize
+            LoadTimeLayout.quantizeRows(base, rows: rows, columns: columns, into: q, scales: scales)
+        }
     }
 }
