@@ -63,6 +63,32 @@ func matmulBench(_ options: Options) throws {
         let cells = zip(packedBackends.map(\.backend), best).map { String(format: "%@ %.1f", $0.0.rawValue, flop / $0.1 / 1e9) }
         print("M=\(m) K=\(k) N=\(n), 12 weights in turn, \(epilogue):  " + cells.joined(separator: "  "))
     }
+    // The int8 GEMM (activations quantized per row inside each call, as in an int8 checkpoint), 12 weights in turn;
+    // GOP/s counts 2 operations per multiply-add, as the float rows do.
+    let int8Computes = computes.filter(\.packsWeights)
+    for (m, k, n, epilogue) in [(50, 768, 2304, GemmEpilogue.store), (50, 768, 3072, .activation(.quickGELU)),
+                                (50, 3072, 768, .accumulate), (400, 768, 2304, .store),
+                                (400, 768, 3072, .activation(.quickGELU)), (400, 3072, 768, .accumulate)] {
+        let x = (0..<(m * k)).map { Float(($0 * 7) % 17) * 0.1 - 0.8 }
+        var y = [Float](repeating: 0, count: m * n)
+        let q = (0..<(n * k)).map { Int8(truncatingIfNeeded: ($0 * 31) % 255 - 127) }
+        let scales = [Float](repeating: 0.01, count: n)
+        let prepared = int8Computes.map { c in
+            (0..<12).map { _ in c.prepareQuantized(q, scales: scales, outFeatures: n, inFeatures: k) }
+        }
+        let flop = Double(2 * m * n * k * 12)
+        var best = [Double](repeating: .infinity, count: int8Computes.count)
+        for _ in 0..<3 {
+            for (i, compute) in int8Computes.enumerated() {
+                let s = measure(compute.backend == .portable ? 2 : 5) {
+                    for w in prepared[i] { compute.linear(x, rows: m, weight: w, bias: nil, out: &y, epilogue: epilogue) }
+                }
+                best[i] = min(best[i], s.median)
+            }
+        }
+        let cells = zip(int8Computes.map(\.backend), best).map { String(format: "%@ %.1f", $0.0.rawValue, flop / $0.1 / 1e9) }
+        print("int8 M=\(m) K=\(k) N=\(n), 12 weights in turn, \(epilogue):  " + cells.joined(separator: "  "))
+    }
 }
 
 /// Attention alone: µs per head on one thread, for the vision (L = 50) and batch-8 shapes.
@@ -78,5 +104,16 @@ func attentionBench(_ options: Options) throws {
             }
             print(String(format: "%@ attention L=%d d=%d: %.2f µs per head", backend.rawValue, len, d, s.median * 1e6 / Double(heads)))
         }
+        // As the vision tower calls it at batch 8: 8 sequences of 50 in one fused buffer, all threads.
+        let pool = try Compute(backend: backend, threads: options.threads)
+        let len = 50, batch = 8, heads = 12, d = 64, c = heads * d
+        let qkv = (0..<(batch * len * 3 * c)).map { Float(($0 * 7) % 13) * 0.05 - 0.3 }
+        var out = [Float](repeating: 0, count: batch * len * c)
+        let sequences = (0..<batch).map { ($0 * len)..<(($0 + 1) * len) }
+        let s = measure(20) {
+            pool.attention(qkv, sequences: sequences, heads: heads, headDim: d, scale: 0.125, causal: false, out: &out)
+        }
+        print(String(format: "%@ attention 8 × L=%d d=%d, %d threads: %.2f µs wall per head", backend.rawValue, len, d,
+                     pool.threads, s.median * 1e6 / Double(heads * batch)))
     }
 }

@@ -11,3 +11,12 @@ import Builtin
 public func prefetchL2(_ p: UnsafeRawPointer) {
     Builtin.int_prefetch_RawPointer(p._rawValue, Int32(0)._value, Int32(2)._value, Int32(1)._value)
 }
+
+/// Asks the CPU to bring the cache line holding `p` into L1 (prefetcht0) for a read soon.
+///
+/// Attention reads each head's q, k and v rows 3C floats apart: requesting all their lines when the head starts
+/// overlaps the misses instead of stalling on each line the first loop touches.
+@_alwaysEmitIntoClient @_transparent
+public func prefetchL1(_ p: UnsafeRawPointer) {
+    Builtin.int_prefetch_RawPointer(p._rawValue, Int32(0)._value, Int32(3)._value, Int32(1)._value)
+}

@@ -160,9 +160,9 @@ public final class Compute: Sendable {
     /// runs over the panels with the dequantisation, bias and epilogue fused.
     private func linearInt8(_ x: UnsafePointer<Float>, rows: Int, weight w: QuantizedWeight, bias: UnsafePointer<Float>?,
                             out: UnsafeMutablePointer<Float>, epilogue: GemmEpilogue) {
-        let n = w.outFeatures, k = w.inFeatures, nr = w.panelWidth
-        let blocks = (rows + 5) / 6
-        let blockFloats = blocks * w.groups * 6   // bytes / 4
+        let n = w.outFeatures, k = w.inFeatures, nr = w.panelWidth, mr = int8TileRows
+        let blocks = (rows + mr - 1) / mr
+        let blockFloats = blocks * w.groups * mr   // bytes / 4
         withScratch(blockFloats + rows + w.panels * nr) { scratch in
             let a = UnsafeMutableRawPointer(scratch).assumingMemoryBound(to: UInt8.self)
             let rowScales = scratch + blockFloats
@@ -175,7 +175,7 @@ public final class Compute: Sendable {
             let packParts = rows * k >= 1 << 16 ? min(4 * threads, blocks) : 1
             pool.run(packParts) { part in
                 let b0 = blocks * part / packParts, b1 = blocks * (part + 1) / packParts
-                quantize(x, k, rows, k, w.groups, a, rowScales, (b0 * 6)..<(b1 * 6))
+                quantize(x, k, rows, k, w.groups, a, rowScales, (b0 * mr)..<(b1 * mr))
             }
             let g = Int8GemmOperands(
                 a: a, rowScales: rowScales, m: rows, packed: w.data, groups: w.groups, n: n, columnScales: w.scales,

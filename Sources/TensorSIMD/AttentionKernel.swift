@@ -1,6 +1,8 @@
 // Scaled dot-product attention for one head of one sequence, read straight from a fused q|k|v buffer.
 // q, k, v: (L, d) rows strided by `stride` -> out: (L, d) rows strided by `outStride`; scratch: attentionScratch(L, d).
 
+import KernelIntrinsics
+
 /// The operands of one head. Raw pointers: the caller keeps the buffers alive for the call.
 @usableFromInline package struct AttentionOperands: @unchecked Sendable {
     @usableFromInline package var q: UnsafePointer<Float>
@@ -42,6 +44,24 @@ package func attentionHeadBody<I: KernelISA>(_: I.Type, _ h: AttentionOperands) 
     let len = h.length, d = h.headDim, stride = h.stride
     guard len > 0 else { return }
     let lp = (len + w - 1) / w * w
+    // Every line of the head's rows is requested up front, so the misses overlap instead of stalling the loop that
+    // first touches each line: the rows are 3C floats apart (no hardware prefetcher follows them) and, at batch 8,
+    // no longer in L2. k and q (read first) into L1, v (read last) into L2. Measured (clip-bench --matmul, AVX2):
+    // L = 50 26 -> 18 µs per head, 8 sequences of 50 on 2 threads 33 -> 12 µs wall per head.
+    @inline(__always) func request(_ row: UnsafePointer<Float>, l1: Bool) {
+        let raw = UnsafeRawPointer(row), bytes = d &* 4
+        var offset = 0
+        while offset < bytes {
+            if l1 { prefetchL1(raw + offset) } else { prefetchL2(raw + offset) }
+            offset &+= 64
+        }
+        if l1 { prefetchL1(raw + (bytes &- 1)) } else { prefetchL2(raw + (bytes &- 1)) }   // a row not line-aligned
+    }
+    for j in 0..<len {
+        request(h.k + j &* stride, l1: true)
+        request(h.q + j &* stride, l1: true)
+        request(h.v + j &* stride, l1: false)
+    }
     let kt = h.scratch                 // (d, lp): kt[t·lp + j] = k[j][t], zero past L
     let p = h.scratch + d * lp         // (L, lp): scores, then probabilities
     for j in 0..<len {

@@ -1,9 +1,16 @@
 // Int8 GEMM: y = ((x_q · w_qᵀ) − offset · Σ_k w_q) · (x scale ⊗ w scale) + b, optionally activated or added to y.
 // x is quantized per row at run time (symmetric, ±int8Levels, stored as bytes q + offset), w per output column at
-// load. x_q: ⌈M/6⌉ blocks of (G, 6, 4) bytes; w_q: ⌈N/NR⌉ panels of (G, NR, 4) bytes, G = ⌈K/4⌉ k-groups;
+// load. x_q: ⌈M/5⌉ blocks of (G, 5, 4) bytes; w_q: ⌈N/NR⌉ panels of (G, NR, 4) bytes, G = ⌈K/4⌉ k-groups;
 // y: (M, N) rows strided by ldc.
 
 import KernelIntrinsics
+
+/// Rows of x per int8 tile and per quantized row block, on every tier: 5 rows × 2 vectors is 10 accumulators, which
+/// with the two panel vectors, the broadcast, the product and vpmaddwd's ones fit AVX2's 16 registers (6 rows spilled
+/// one accumulator to the stack on every k-step), and ViT-B/32's 50 tokens are whole tiles (no 2-row edge tile that
+/// streams every panel for 2 rows).
+@inlinable @inline(__always)
+package var int8TileRows: Int { 5 }
 
 /// The operands of one int8 GEMM: the packed GEMM's, over bytes, and the scales that dequantise the int32 sums.
 @usableFromInline package struct Int8GemmOperands: @unchecked Sendable {
@@ -25,9 +32,9 @@ import KernelIntrinsics
     }
 }
 
-/// One R × NR tile over all k-groups (R ≤ 6; int32 sums are exact, so there is no k-blocking), then the epilogue:
-/// dequantise with the row and column scales, add the bias, activate or add to y, store. x's row block holds 6
-/// interleaved rows of 4 bytes per k-group.
+/// One R × NR tile over all k-groups (R ≤ ``int8TileRows``; int32 sums are exact, so there is no k-blocking), then the epilogue:
+/// dequantise with the row and column scales, add the bias, activate or add to y, store. x's row block holds
+/// ``int8TileRows`` interleaved rows of 4 bytes per k-group.
 @usableFromInline package struct Int8Tile<I: KernelISA>: TileKernel {
     @usableFromInline package let steps: TileSteps
     @usableFromInline let rowScales: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int, columns: Int
@@ -44,7 +51,7 @@ import KernelIntrinsics
     }
 
     @inlinable @inline(__always)
-    package static var rowBlockStride: Int { 24 }
+    package static var rowBlockStride: Int { 4 &* int8TileRows }
 
     /// Row r's k-group (4 bytes) in every lane.
     @inlinable @inline(__always)
@@ -78,7 +85,8 @@ import KernelIntrinsics
     }
 }
 
-/// The int8 GEMM over `panels` for all M rows: 6-row tiles, then one tile of the remaining 1–5 rows; each panel's
+/// The int8 GEMM over `panels` for all M rows: ``int8TileRows``-row tiles, the last one shorter if M is not a
+/// multiple; each panel's
 /// tiles prefetch the next panel (it follows in memory).
 @inlinable @inline(__always)
 package func int8GemmBody<I: KernelISA>(_: I.Type, _ q: Int8GemmOperands, panels: Range<Int>) {
@@ -89,7 +97,8 @@ package func int8GemmBody<I: KernelISA>(_: I.Type, _ q: Int8GemmOperands, panels
     let activation = g.epilogue.activation, residual = g.epilogue.accumulates
     let offset = I.int8Levels + 1
     let panelBytes = g.k * nr * 4
-    let tiles = (g.m + 5) / 6
+    let mr = int8TileRows
+    let tiles = (g.m + mr - 1) / mr
     let linesPerTile = g.prefetch ? (panelBytes / 64 + tiles - 1) / tiles : 0
     for p in panels {
         let col0 = p * nr
@@ -107,15 +116,15 @@ package func int8GemmBody<I: KernelISA>(_: I.Type, _ q: Int8GemmOperands, panels
         let next = UnsafeRawPointer(b + panelBytes)
         var i = 0
         while i < g.m {
-            let slice = PrefetchSlice(start: next + (i / 6) * linesPerTile * 64, lines: linesPerTile, steps: g.k)
-            let steps = TileSteps(a: UnsafeRawPointer(g.a + (i / 6) * g.k * 24), b: UnsafeRawPointer(b), count: g.k,
+            let slice = PrefetchSlice(start: next + (i / mr) * linesPerTile * 64, lines: linesPerTile, steps: g.k)
+            let steps = TileSteps(a: UnsafeRawPointer(g.a + (i / mr) * g.k * 4 * mr), b: UnsafeRawPointer(b), count: g.k,
                                   prefetch: slice)
             let tile = Int8Tile<I>(
                 steps: steps, rowScales: q.rowScales + i, c: g.c + i * g.ldc + col0, ldc: g.ldc, columns: columns,
                 correction0: correction0, correction1: correction1, scale0: scale0, scale1: scale1, bias0: bias0,
                 bias1: bias1, activation: activation, residual: residual)
-            tile.run(rows: min(6, g.m - i))
-            i += 6
+            tile.run(rows: min(mr, g.m - i))
+            i += mr
         }
     }
 }
@@ -136,10 +145,11 @@ package func quantizeRowsBody<I: KernelISA>(
     let signMask = V.MaskStorage(repeating: V.MaskStorage.Scalar.max)
     let magic: Float = 12582912.0   // 1.5·2^23: adding it rounds to an integer held in the low mantissa bits
     let magicBits = Acc(repeating: Int32(bitPattern: magic.bitPattern))
+    let mr = int8TileRows, stride = 4 * mr
     for r in rows {
-        let base = blocks + (r / 6) * groups * 24 + (r % 6) * 4
+        let base = blocks + (r / mr) * groups * stride + (r % mr) * 4
         guard r < m else {
-            for g in 0..<groups { (base + g * 24).initialize(repeating: offset, count: 4) }
+            for g in 0..<groups { (base + g * stride).initialize(repeating: offset, count: 4) }
             continue
         }
         let row = x + r * lda
@@ -165,7 +175,7 @@ package func quantizeRowsBody<I: KernelISA>(
             let bytes = V.truncateToBytes(q)
             withUnsafeBytes(of: bytes) { raw in
                 for j in 0..<(w / 4) {
-                    (base + (c / 4 + j) * 24).withMemoryRebound(to: UInt32.self, capacity: 1) {
+                    (base + (c / 4 + j) * stride).withMemoryRebound(to: UInt32.self, capacity: 1) {
                         $0.pointee = raw.loadUnaligned(fromByteOffset: 4 * j, as: UInt32.self)
                     }
                 }
@@ -179,7 +189,7 @@ package func quantizeRowsBody<I: KernelISA>(
                 let v = (row[c] * inverse).rounded(.toNearestOrEven)
                 if v.isFinite { q += Int32(max(-levels, min(levels, v))) }
             }
-            base[(c / 4) * 24 + c % 4] = UInt8(truncatingIfNeeded: q)
+            base[(c / 4) * stride + c % 4] = UInt8(truncatingIfNeeded: q)
             c += 1
         }
     }

@@ -22,21 +22,22 @@ struct Int8GemmTests {
             var x = randomFloats(m * k, seed: 81, scale: 4)
             if m > 2 { for c in 0..<k { x[2 * k + c] = 0 } }          // an all-zero row
             x[0] = 4                                                  // a value exactly at the row maximum
-            let groups = (k + 3) / 4, blocks = (m + 5) / 6
-            var packed = [UInt8](repeating: 0xEE, count: blocks * groups * 24)
+            let mr = int8TileRows
+            let groups = (k + 3) / 4, blocks = (m + mr - 1) / mr
+            var packed = [UInt8](repeating: 0xEE, count: blocks * groups * 4 * mr)
             var scales = [Float](repeating: .nan, count: m)
             packed.withUnsafeMutableBufferPointer { p in
                 scales.withUnsafeMutableBufferPointer { s in
-                    kernels.quantizeRows(x, k, m, k, groups, p.baseAddress!, s.baseAddress!, 0..<(blocks * 6))
+                    kernels.quantizeRows(x, k, m, k, groups, p.baseAddress!, s.baseAddress!, 0..<(blocks * mr))
                 }
             }
             let offset = kernels.int8Levels + 1
-            for r in 0..<(blocks * 6) {
+            for r in 0..<(blocks * mr) {
                 let expected = r < m ? x.withUnsafeBufferPointer { quantizeRowReference($0.baseAddress! + r * k, count: k, levels: kernels.int8Levels) }
                                      : (q: [Int32](repeating: 0, count: k), scale: 0)
                 if r < m { #expect(scales[r] == expected.scale, "\(tier) (\(m), \(k)) row \(r) scale") }
                 for c in 0..<(groups * 4) {
-                    let byte = packed[(r / 6) * groups * 24 + (c / 4) * 24 + (r % 6) * 4 + c % 4]
+                    let byte = packed[(r / mr) * groups * 4 * mr + (c / 4) * 4 * mr + (r % mr) * 4 + c % 4]
                     let q = c < k ? expected.q[c] : 0
                     #expect(Int32(byte) == q + offset, "\(tier) (\(m), \(k)) row \(r) column \(c): \(byte) vs \(q + offset)")
                 }
