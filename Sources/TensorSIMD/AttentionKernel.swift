@@ -47,7 +47,7 @@ package func attentionHeadBody<I: KernelISA>(_: I.Type, _ h: AttentionOperands) 
     // Every line of the head's rows is requested up front, so the misses overlap instead of stalling the loop that
     // first touches each line: the rows are 3C floats apart (no hardware prefetcher follows them) and, at batch 8,
     // no longer in L2. k and q (read first) into L1, v (read last) into L2. Measured (clip-bench --matmul, AVX2):
-    // L = 50 26 -> 18 µs per head, 8 sequences of 50 on 2 threads 33 -> 12 µs wall per head.
+    // one L = 50 head 26 -> 17 µs, 8 sequences of 50 on 2 threads 33-39 -> 12 µs wall per head.
     @inline(__always) func request(_ row: UnsafePointer<Float>, l1: Bool) {
         let raw = UnsafeRawPointer(row), bytes = d &* 4
         var offset = 0

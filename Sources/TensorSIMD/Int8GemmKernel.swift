@@ -32,9 +32,9 @@ package var int8TileRows: Int { 5 }
     }
 }
 
-/// One R × NR tile over all k-groups (R ≤ ``int8TileRows``; int32 sums are exact, so there is no k-blocking), then the epilogue:
-/// dequantise with the row and column scales, add the bias, activate or add to y, store. x's row block holds
-/// ``int8TileRows`` interleaved rows of 4 bytes per k-group.
+/// One R × NR tile over all k-groups (R ≤ ``int8TileRows``; int32 sums are exact, so there is no k-blocking), then
+/// the epilogue: dequantise with the row and column scales, add the bias, activate or add to y, store. x's row block
+/// holds ``int8TileRows`` interleaved rows of 4 bytes per k-group.
 @usableFromInline package struct Int8Tile<I: KernelISA>: TileKernel {
     @usableFromInline package let steps: TileSteps
     @usableFromInline let rowScales: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int, columns: Int
@@ -85,9 +85,8 @@ package var int8TileRows: Int { 5 }
     }
 }
 
-/// The int8 GEMM over `panels` for all M rows: ``int8TileRows``-row tiles, the last one shorter if M is not a
-/// multiple; each panel's
-/// tiles prefetch the next panel (it follows in memory).
+/// The int8 GEMM over `panels` for all M rows: tiles of ``int8TileRows`` rows, the last one shorter when M is not a
+/// multiple; each panel's tiles prefetch the next panel (it follows in memory).
 @inlinable @inline(__always)
 package func int8GemmBody<I: KernelISA>(_: I.Type, _ q: Int8GemmOperands, panels: Range<Int>) {
     typealias V = I.V
