@@ -50,18 +50,8 @@ func matmulBench(_ options: Options) throws {
         }
         let packedBackends = computes.filter { $0.packsWeights || $0.backend == .blasSplit }
         let prepared = packedBackends.map { c in weights.map { c.prepare($0) } }
-        let flop = Double(2 * m * n * k * 12)
-        var best = [Double](repeating: .infinity, count: packedBackends.count)
-        for _ in 0..<3 {
-            for (i, compute) in packedBackends.enumerated() {
-                let s = measure(compute.backend == .portable ? 2 : 5) {
-                    for w in prepared[i] { compute.linear(x, rows: m, weight: w, bias: nil, out: &y, epilogue: epilogue) }
-                }
-                best[i] = min(best[i], s.median)
-            }
-        }
-        let cells = zip(packedBackends.map(\.backend), best).map { String(format: "%@ %.1f", $0.0.rawValue, flop / $0.1 / 1e9) }
-        print("M=\(m) K=\(k) N=\(n), 12 weights in turn, \(epilogue):  " + cells.joined(separator: "  "))
+        let cells = weightsInTurn(packedBackends, prepared, x: x, m: m, k: k, n: n, epilogue: epilogue, out: &y)
+        print("M=\(m) K=\(k) N=\(n), 12 weights in turn, \(epilogue):  " + cells)
     }
     // The int8 GEMM (activations quantized per row inside each call, as in an int8 checkpoint), 12 weights in turn;
     // GOP/s counts 2 operations per multiply-add, as the float rows do.
@@ -76,19 +66,27 @@ func matmulBench(_ options: Options) throws {
         let prepared = int8Computes.map { c in
             (0..<12).map { _ in c.prepareQuantized(q, scales: scales, outFeatures: n, inFeatures: k) }
         }
-        let flop = Double(2 * m * n * k * 12)
-        var best = [Double](repeating: .infinity, count: int8Computes.count)
-        for _ in 0..<3 {
-            for (i, compute) in int8Computes.enumerated() {
-                let s = measure(compute.backend == .portable ? 2 : 5) {
-                    for w in prepared[i] { compute.linear(x, rows: m, weight: w, bias: nil, out: &y, epilogue: epilogue) }
-                }
-                best[i] = min(best[i], s.median)
-            }
-        }
-        let cells = zip(int8Computes.map(\.backend), best).map { String(format: "%@ %.1f", $0.0.rawValue, flop / $0.1 / 1e9) }
-        print("int8 M=\(m) K=\(k) N=\(n), 12 weights in turn, \(epilogue):  " + cells.joined(separator: "  "))
+        let cells = weightsInTurn(int8Computes, prepared, x: x, m: m, k: k, n: n, epilogue: epilogue, out: &y)
+        print("int8 M=\(m) K=\(k) N=\(n), 12 weights in turn, \(epilogue):  " + cells)
     }
+}
+
+/// GFLOP/s (or GOP/s) of each backend running `x · Wᵀ` over its prepared weights in turn, best of 3 interleaved
+/// rounds of medians, as "backend value" cells.
+private func weightsInTurn(_ computes: [Compute], _ prepared: [[MatmulWeight]], x: [Float], m: Int, k: Int, n: Int,
+                           epilogue: GemmEpilogue, out y: inout [Float]) -> String {
+    let flop = Double(2 * m * n * k * (prepared.first?.count ?? 0))
+    var best = [Double](repeating: .infinity, count: computes.count)
+    for _ in 0..<3 {
+        for (i, compute) in computes.enumerated() {
+            let s = measure(compute.backend == .portable ? 2 : 5) {
+                for w in prepared[i] { compute.linear(x, rows: m, weight: w, bias: nil, out: &y, epilogue: epilogue) }
+            }
+            best[i] = min(best[i], s.median)
+        }
+    }
+    return zip(computes.map(\.backend), best).map { String(format: "%@ %.1f", $0.0.rawValue, flop / $0.1 / 1e9) }
+        .joined(separator: "  ")
 }
 
 /// Attention alone: µs per head on one thread, for the vision (L = 50) and batch-8 shapes.
