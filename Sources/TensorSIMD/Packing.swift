@@ -1,5 +1,6 @@
 // Re-layout of matrices for the packed GEMM: weights into panels of NR columns (at load; per head for attention's
-// K and V), and x into blocks of 6 interleaved rows (per call), so the kernel reads both sequentially.
+// K and V), and x into blocks of MR (6, or 12 with AVX-512) interleaved rows (per call), so the kernel reads both
+// sequentially.
 // src element (j, kk) at src[j·rowStride + kk·colStride], j < n output columns, kk < k -> dst panel p holds
 // (k, NR): dst[(p·k + kk)·NR + jj] = src(p·NR + jj, kk), zero past n.
 
