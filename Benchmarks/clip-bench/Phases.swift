@@ -50,6 +50,7 @@ func startupProbe(_ dir: String, options: Options) throws {
     print("{\"load_s\": \(t1 - t0), \"first_result_s\": \(t2 - t0), \"peak_rss_mb\": \(peakRSS()), "
           + "\"rss_after_load_mb\": \(loadedRSS), \"rss_after_result_mb\": \(currentRSS()), "
           + "\"prepared\": \"\(clip.model.preparedWeights.rawValue)\"}")
+    fflush(nil)   // the parent stops its clock at this line, before the teardown
 }
 
 /// Many classify calls in one process; RSS must stay flat (exit status 1 if it grows more than 2 %).

@@ -152,6 +152,7 @@ public struct ImageDecoder: Sendable {
         var ok = false
         // Written in place: the header pass already gave the size, so there is no intermediate copy.
         let pixels = [UInt8](unsafeUninitializedCapacity: width * height * 3) { out, count in
+            clip_advise_huge_pages(out.baseAddress, out.count)
             ok = clip_jpeg_decode_rgb_into(buf.baseAddress, Int32(buf.count), out.baseAddress, out.count, &w, &h) == 1
             count = ok ? out.count : 0
         }

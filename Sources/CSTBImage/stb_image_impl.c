@@ -12,7 +12,29 @@
 // pixels instead of leaking whatever the heap held.
 #include <stdint.h>
 #include <stdlib.h>
-#define STBI_MALLOC(sz) calloc(1, (sz))
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+
+void clip_advise_huge_pages(void *p, size_t n) {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    const uintptr_t huge = (uintptr_t)2 << 20;
+    if (!p || n < 2 * huge) return;
+    uintptr_t start = ((uintptr_t)p + huge - 1) & ~(huge - 1), end = ((uintptr_t)p + n) & ~(huge - 1);
+    if (end > start) (void)madvise((void *)start, end - start, MADV_HUGEPAGE);
+#else
+    (void)p; (void)n;
+#endif
+}
+
+/// stb's allocations, zero-filled; the large ones (component planes) advised onto huge pages before first use.
+static void *clip_stbi_calloc(size_t size) {
+    void *p = calloc(1, size);
+    clip_advise_huge_pages(p, size);
+    return p;
+}
+
+#define STBI_MALLOC(sz) clip_stbi_calloc(sz)
 #define STBI_REALLOC(p, newsz) realloc((p), (newsz))
 #define STBI_FREE(p) free(p)
 #include "CSTBImage.h"  // declarations first; the implementation section below is not include-guarded

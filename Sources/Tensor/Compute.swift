@@ -75,6 +75,29 @@ public final class Compute: Sendable {
         kernels = Compute.kernels(for: resolved)
         pool = WorkerPool.shared(threads: n)
         openblas_set_num_threads(Int32(resolved == .blas ? n : 1))
+        Compute.openBLASThreads.withLock { threads in
+            if resolved == .blas {
+                threads = .inUse
+            } else if threads == .started {
+                threads = Compute.stopIdleOpenBLASThreads() ? .stopped : .inUse
+            }
+        }
+    }
+
+    /// OpenBLAS's threads: as the library started them, joined by ``stopIdleOpenBLASThreads()``, or left alone for
+    /// good (a ``ComputeBackend/blas`` instance exists, which may be running parallel work on them).
+    private enum OpenBLASThreads { case started, stopped, inUse }
+    private static let openBLASThreads = Mutex(OpenBLASThreads.started)
+
+    /// OpenBLAS starts its threads when the library loads, and each spins (`sched_yield`) for about 2²⁸ cycles
+    /// waiting for work: ~0.1 s of one core, during the start-up of a process whose backend never hands OpenBLAS
+    /// parallel work (measured with `perf`: 80 ms of CPU in a 0.27 s start → first result). Joining them leaves
+    /// OpenBLAS single-threaded, which is what every backend but ``ComputeBackend/blas`` sets; OpenBLAS restarts its
+    /// threads itself if a later call asks for more. Looked up at run time: not every OpenBLAS build exports it.
+    private static func stopIdleOpenBLASThreads() -> Bool {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "blas_thread_shutdown_") else { return false }
+        typealias Shutdown = @convention(c) () -> Int32
+        return unsafeBitCast(symbol, to: Shutdown.self)() == 0
     }
 
     /// The kernel table of a resolved backend: its ISA tier for the packed backends, the baseline otherwise.

@@ -25,6 +25,8 @@ package final class WorkerPool: Sendable {
         let stopping = Atomic<Bool>(false)
         let busy = Atomic<Bool>(false)
         let workers: [Worker]
+        /// Where the job's caller parks when its join outlasts a short spin (see ``Worker``).
+        let caller = Worker()
         /// The current job; written before `generation` is bumped, read by workers after they see the bump.
         var job: ((Int) -> Void)?
         var parts = 0
@@ -48,8 +50,10 @@ package final class WorkerPool: Sendable {
         }
     }
 
-    /// Spins between jobs before parking: about 50 µs of PAUSE instructions.
+    /// Spins between jobs before parking: about 60 µs of PAUSE instructions (~30 ns each on Zen 3).
     private static let spinLimit = 2_000
+    /// Spins of a job's caller waiting for the workers before it parks: about 0.6 ms (PAUSE is ~30 ns on Zen 3).
+    private static let joinSpinLimit = 20_000
 
     /// A pool of `threads` threads (`threads − 1` workers plus the caller).
     package init(threads: Int) {
@@ -135,10 +139,23 @@ package final class WorkerPool: Sendable {
                     Profiler.shared.addJoinWait(nanoseconds: Int(DispatchTime.now().uptimeNanoseconds - waitStart))
                 }
             }
+            // Spin (a join usually takes microseconds, at most a part's length), then park: a worker still busy
+            // after ~0.6 ms has lost its core (more runnable threads than cores: OpenBLAS's or the weight warmer's
+            // at start-up, another process), and an idle core is what the scheduler moves it to.
             var spins = 0
             while s.pending.load(ordering: .acquiring) > 0 {
-                spins += 1
-                if spins < 100_000 { clip_cpu_relax() } else { sched_yield() }   // a descheduled worker
+                if spins < WorkerPool.joinSpinLimit {
+                    clip_cpu_relax()
+                    spins += 1
+                } else {
+                    s.caller.parked.store(1, ordering: .sequentiallyConsistent)
+                    if s.pending.load(ordering: .sequentiallyConsistent) == 0,
+                       s.caller.parked.compareExchange(expected: 1, desired: 0, ordering: .sequentiallyConsistent).exchanged {
+                        // The last worker finished before anyone signalled.
+                    } else {
+                        s.caller.wake.wait()
+                    }
+                }
             }
             s.job = nil
         }
@@ -182,7 +199,8 @@ package final class WorkerPool: Sendable {
                     Profiler.shared.addBusy(nanoseconds: Int(DispatchTime.now().uptimeNanoseconds - start), worker: true)
                 }
             }
-            s.pending.subtract(1, ordering: .releasing)
+            // The last worker to finish wakes the caller if it parked.
+            if s.pending.subtract(1, ordering: .acquiringAndReleasing).newValue == 0 { s.caller.unpark() }
         }
     }
 }

@@ -47,6 +47,24 @@ struct PackedGemmTests {
         }
     }
 
+    @Test("OpenBLAS on 2 threads after a packed backend stopped its idle threads equals the reference")
+    func blasAfterIdleThreadsStopped() throws {
+        // A packed backend joins OpenBLAS's idle threads (unless a BLAS instance already exists); a .blas instance
+        // created afterwards sets 2 threads, and OpenBLAS must start them again for a product this large.
+        _ = try Compute(backend: .portable, threads: 1)
+        let (m, k, n) = (256, 512, 384)
+        let x = randomFloats(m * k, seed: 71), w = randomFloats(n * k, seed: 72), b = randomFloats(n, seed: 73)
+        let expected = reference(x, w, b, m: m, k: k, n: n, epilogue: .store, prior: [])
+        var magnitude = [Float](repeating: 0, count: m * n)
+        linearReference(x.map(abs), rows: m, inFeatures: k, weight: w.map(abs), outFeatures: n, bias: nil, out: &magnitude)
+        let compute = try Compute(backend: .blas, threads: 2)
+        let weight = compute.prepare(Parameter(Tensor(computedShape: [n, k], storage: w)))
+        var y = [Float](repeating: .nan, count: m * n)
+        compute.linear(x, rows: m, weight: weight, bias: b, out: &y, epilogue: .store)
+        let bad = (0..<(m * n)).filter { !(abs(y[$0] - expected[$0]) <= 1e-6 * magnitude[$0] + 1e-6) }
+        #expect(bad.isEmpty, "\(bad.count) off, first \(bad.first.map { "[\($0)] \(y[$0]) vs \(expected[$0])" } ?? "")")
+    }
+
     @Test("a row's result does not depend on the batch it is in", arguments: tiers)
     func batchInvariance(_ tier: Tier) throws {
         let (k, n) = (96, 40)

@@ -1,6 +1,7 @@
 // The worker pool: every part runs exactly once whoever claims it, nested and concurrent jobs fall back to the
-// calling thread instead of deadlocking, and parked workers wake for the next job.
+// calling thread instead of deadlocking, parked workers wake for the next job, and a parked caller wakes at the join.
 
+import Foundation
 import Synchronization
 import Testing
 import Tensor
@@ -55,6 +56,34 @@ struct WorkerPoolTests {
         try await Task.sleep(for: .milliseconds(50))   // far longer than the spin before parking
         pool.run(64) { _ in ran.bump() }
         #expect(ran.count == 66)
+    }
+
+    @Test("a caller that parks while a worker finishes a long part is woken, every part run once")
+    func callerParksAndWakes() throws {
+        let pool = WorkerPool(threads: 2)
+        let caller = Thread.current
+        var parked = 0
+        for _ in 0..<20 {
+            let ran = Counter()
+            let workerPart = Counter()
+            let t0 = ContinuousClock.now
+            pool.run(4) { _ in
+                // Parts on the worker take 3 ms, far past the caller's ~0.6 ms spin, so it parks until woken.
+                if Thread.current != caller {
+                    workerPart.bump()
+                    usleep(3_000)
+                }
+                ran.bump()
+            }
+            #expect(ran.count == 4)
+            if workerPart.count > 0 {
+                parked += 1
+                #expect(ContinuousClock.now - t0 >= .milliseconds(3))   // it waited for the worker's part
+            }
+        }
+        // A worker that never claimed a part (descheduled for a whole job) leaves nothing to wait for; over 20
+        // jobs it takes at least one.
+        #expect(parked > 0)
     }
 
     @Test("guided ranges tile 0..<count in order, shrinking, each at least the minimum", arguments: [
