@@ -36,8 +36,9 @@ package var int8TileRows: Int { 5 }
 /// the epilogue: dequantise with the row and column scales, add the bias, activate or add to y, store. x's row block
 /// holds ``int8TileRows`` interleaved rows of 4 bytes per k-group.
 @usableFromInline package struct Int8Tile<I: KernelISA>: TileKernel {
-    @usableFromInline package let steps: TileSteps
-    @usableFromInline let rowScales: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int, columns: Int
+    @usableFromInline package var steps: TileSteps
+    @usableFromInline var rowScales: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>
+    @usableFromInline let ldc: Int, columns: Int
     @usableFromInline let correction0: I.Acc, correction1: I.Acc, scale0: I.V, scale1: I.V, bias0: I.V, bias1: I.V
     @usableFromInline let activation: ActivationKind?, residual: Bool
 
@@ -48,6 +49,13 @@ package var int8TileRows: Int { 5 }
         self.steps = steps; self.rowScales = rowScales; self.c = c; self.ldc = ldc; self.columns = columns
         self.correction0 = correction0; self.correction1 = correction1; self.scale0 = scale0; self.scale1 = scale1
         self.bias0 = bias0; self.bias1 = bias1; self.activation = activation; self.residual = residual
+    }
+
+    @inlinable @inline(__always)
+    package mutating func advance() {
+        steps.advance()
+        rowScales += int8TileRows
+        c += int8TileRows &* ldc
     }
 
     @inlinable @inline(__always)
@@ -113,18 +121,14 @@ package func int8GemmBody<I: KernelISA>(_: I.Type, _ q: Int8GemmOperands, panels
         let correction1 = sums.loadUnaligned(fromByteOffset: w * 4, as: Acc.self) &* Acc(repeating: offset)
         let b = g.packed + p * panelBytes
         let next = UnsafeRawPointer(b + panelBytes)
-        var i = 0
-        while i < g.m {
-            let slice = PrefetchSlice(start: next + (i / mr) * linesPerTile * 64, lines: linesPerTile, steps: g.k)
-            let steps = TileSteps(a: UnsafeRawPointer(g.a + (i / mr) * g.k * 4 * mr), b: UnsafeRawPointer(b), count: g.k,
-                                  prefetch: slice)
-            let tile = Int8Tile<I>(
-                steps: steps, rowScales: q.rowScales + i, c: g.c + i * g.ldc + col0, ldc: g.ldc, columns: columns,
-                correction0: correction0, correction1: correction1, scale0: scale0, scale1: scale1, bias0: bias0,
-                bias1: bias1, activation: activation, residual: residual)
-            tile.run(rows: min(mr, g.m - i))
-            i += mr
-        }
+        let tile = Int8Tile<I>(
+            steps: TileSteps(a: UnsafeRawPointer(g.a), b: UnsafeRawPointer(b), count: g.k,
+                             prefetch: PrefetchSlice(start: next, lines: linesPerTile, steps: g.k),
+                             rowBlockBytes: g.k * 4 * mr, prefetchStride: linesPerTile * 64),
+            rowScales: q.rowScales, c: g.c + col0, ldc: g.ldc, columns: columns,
+            correction0: correction0, correction1: correction1, scale0: scale0, scale1: scale1, bias0: bias0,
+            bias1: bias1, activation: activation, residual: residual)
+        tile.runTiles(rows: mr, count: g.m / mr, rest: g.m % mr)
     }
 }
 

@@ -56,8 +56,9 @@
 /// and the result stored; otherwise the partial sums are stored for the next k-block. x's row block holds
 /// `I.tileRows` interleaved rows.
 @usableFromInline package struct GemmTile<I: KernelISA>: TileKernel {
-    @usableFromInline package let steps: TileSteps
-    @usableFromInline let c: UnsafeMutablePointer<Float>, ldc: Int, columns: Int
+    @usableFromInline package var steps: TileSteps
+    @usableFromInline var c: UnsafeMutablePointer<Float>
+    @usableFromInline let ldc: Int, columns: Int
     @usableFromInline let load: Bool, finish: Bool, bias0: I.V, bias1: I.V, activation: ActivationKind?
 
     @inlinable @inline(__always)
@@ -65,6 +66,12 @@
                  bias0: I.V, bias1: I.V, activation: ActivationKind?) {
         self.steps = steps; self.c = c; self.ldc = ldc; self.columns = columns
         self.load = load; self.finish = finish; self.bias0 = bias0; self.bias1 = bias1; self.activation = activation
+    }
+
+    @inlinable @inline(__always)
+    package mutating func advance() {
+        steps.advance()
+        c += I.tileRows &* ldc
     }
 
     @inlinable @inline(__always)
@@ -122,16 +129,13 @@ package func packedGemmBody<I: KernelISA>(_: I.Type, _ g: GemmOperands<Float>, p
             // The next k-block (of this panel, or the next panel's first) follows this one in memory.
             let next = UnsafeRawPointer(b + kl * nr)
             let linesPerTile = g.prefetch ? (kc * nr * 4 / 64 + tiles - 1) / tiles : 0
-            var i = 0
-            while i < g.m {
-                let slice = PrefetchSlice(start: next + (i / mr) * linesPerTile * 64, lines: linesPerTile, steps: kl)
-                let steps = TileSteps(a: UnsafeRawPointer(g.a + (i / mr) * g.k * mr + k0 * mr), b: UnsafeRawPointer(b),
-                                      count: kl, prefetch: slice)
-                let tile = GemmTile<I>(steps: steps, c: g.c + i * g.ldc + col0, ldc: g.ldc, columns: columns, load: load,
-                                       finish: finish, bias0: bias0, bias1: bias1, activation: activation)
-                tile.run(rows: min(mr, g.m - i))
-                i += mr
-            }
+            let tile = GemmTile<I>(
+                steps: TileSteps(a: UnsafeRawPointer(g.a + k0 * mr), b: UnsafeRawPointer(b), count: kl,
+                                 prefetch: PrefetchSlice(start: next, lines: linesPerTile, steps: kl),
+                                 rowBlockBytes: g.k * mr * MemoryLayout<Float>.size, prefetchStride: linesPerTile * 64),
+                c: g.c + col0, ldc: g.ldc, columns: columns, load: load, finish: finish, bias0: bias0, bias1: bias1,
+                activation: activation)
+            tile.runTiles(rows: mr, count: g.m / mr, rest: g.m % mr)
             k0 += kl
         } while k0 < g.k
     }
