@@ -32,10 +32,12 @@ extension KernelISA {
         isa.fusedMultiplyAdd ? V.fusedMultiplyAdd(acc, a, b) : acc + a * b
     }
 
-    /// The GEMM's k-block: kc k-steps of a panel (2·V floats each) are 32 KiB on every tier, a block that stays in
-    /// L1 while every row block sweeps it.
+    /// The GEMM's k-block: kc k-steps of a panel (2·V floats each) are 16 KiB on every tier, half of a 32 KiB L1, so
+    /// the block stays there while the row tiles stream their x through the other half. At 32 KiB (the whole L1)
+    /// each tile's x evicted part of it: batch 8 ran slower in 7 of 9 interleaved pairs (`clip-bench --profile`,
+    /// AVX2, e.g. 613 vs 666 ms per pass).
     @inlinable @inline(__always)
-    package static var kc: Int { (32 << 10) / (2 * MemoryLayout<V>.size) }
+    package static var kc: Int { (16 << 10) / (2 * MemoryLayout<V>.size) }
 
     /// Rows per GEMM tile (``ISA/tileRows``).
     @inlinable @inline(__always)
