@@ -24,8 +24,9 @@ int clip_jpeg_decode_rgb_into(const unsigned char *buffer, int len, unsigned cha
                               int *width, int *height);
 
 /// Asks the kernel to back the whole 2 MiB pages inside [p, p + n) with huge pages when they are first touched
-/// (`MADV_HUGEPAGE`; Linux, buffers of at least 4 MiB): a 6 MP decode writes ~27 MB of fresh memory, and one fault
-/// per 2 MiB instead of one per 4 KiB took ~10 ms off a first decode. A no-op elsewhere or when refused.
+/// (`MADV_HUGEPAGE`; Linux, buffers of at least 4 MiB): a 6 MP decode writes ~27 MB of fresh memory; one fault per
+/// 2 MiB instead of one per 4 KiB cut the start-up probe's page faults from 16,300 to 11,600 and its kernel time by
+/// ~10 ms. A no-op elsewhere or when refused.
 void clip_advise_huge_pages(void *p, size_t n);
 
 /// libjpeg's JDCT_ISLOW inverse DCT of one block. data: (8, 8) dequantized coefficients, natural order; out: (8, 8)
