@@ -44,7 +44,7 @@ func workloads(weights dir: String, options: Options) throws {
     try Data(encodeJPEG(syntheticImage(width: 640, height: 480))).write(to: URL(fileURLWithPath: probeImagePath))
     // Process start → first classification, in a fresh process each time: once with an empty prepared-weights
     // cache (packing, then writing the cache), then three times with it. The clock stops when the result line
-    // arrives; the child's teardown after it (unmapping ~0.5 GB, ~20 ms) is timed apart.
+    // arrives; the child's teardown after it (unmapping ~0.5 GB, ~55 ms here) is timed apart (startup_teardown_s).
     var startup: [Double] = []
     var teardown: [Double] = []
     var firstLoad = 0.0
