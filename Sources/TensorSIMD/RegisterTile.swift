@@ -24,8 +24,8 @@ import KernelIntrinsics
     @usableFromInline package var rowBlockBytes: Int, prefetchStride: Int
 
     @inlinable
-    package init(a: UnsafeRawPointer, b: UnsafeRawPointer, count: Int, prefetch: PrefetchSlice, rowBlockBytes: Int = 0,
-                 prefetchStride: Int = 0) {
+    package init(a: UnsafeRawPointer, b: UnsafeRawPointer, count: Int, prefetch: PrefetchSlice, rowBlockBytes: Int,
+                 prefetchStride: Int) {
         self.a = a; self.b = b; self.count = count; self.prefetch = prefetch
         self.rowBlockBytes = rowBlockBytes; self.prefetchStride = prefetchStride
     }
@@ -120,13 +120,15 @@ extension TileKernel {
     /// `count` tiles of R rows, one row block after another: a whole panel sweep in one call, so the tile's
     /// vectors (bias, scales) are set up once per sweep instead of copied through the stack before every tile
     /// (5 % of int8 batch-8 time went to those copies, measured with `perf`).
+    /// Leaves `self` at the row block after the last one run.
     @inlinable @inline(never)
-    package func runTiles<R: RowCount>(_: R.Type, count: Int) {
+    package mutating func runTiles<R: RowCount>(_: R.Type, count: Int) {
         var tile = self
         for _ in 0..<count {
             tile.body(R.self)
             tile.advance()
         }
+        self = tile
     }
 
     /// ``run(_:)``'s body.
@@ -194,14 +196,9 @@ extension TileKernel {
         case 12: tile.runTiles(Rows<12>.self, count: count)
         case 6: tile.runTiles(Rows<6>.self, count: count)
         case 5: tile.runTiles(Rows<5>.self, count: count)
-        default:
-            for _ in 0..<count { tile.run(rows: rows); tile.advance() }
-            if rest > 0 { tile.run(rows: rest) }
-            return
+        default: for _ in 0..<count { tile.run(rows: rows); tile.advance() }
         }
-        guard rest > 0 else { return }
-        for _ in 0..<count { tile.advance() }
-        tile.run(rows: rest)
+        if rest > 0 { tile.run(rows: rest) }
     }
 
     /// Runs the tile compiled for `rows` (1…12) rows. Heights above the kernel's tile rows never occur; the
