@@ -58,6 +58,11 @@ package var int8TileRows: Int { 5 }
         c += int8TileRows &* ldc
     }
 
+    /// One k-group per trip: unrolled by 4 like the float tile, this tile ran slower (int8 batch-8 shapes 0.80-1.02x
+    /// in 6 interleaved `clip-bench --matmul` runs): its dot products need more registers per step.
+    @inlinable @inline(__always)
+    package static var unroll: Int { 1 }
+
     @inlinable @inline(__always)
     package static var rowBlockStride: Int { 4 &* int8TileRows }
 
@@ -123,7 +128,7 @@ package func int8GemmBody<I: KernelISA>(_: I.Type, _ q: Int8GemmOperands, panels
         let next = UnsafeRawPointer(b + panelBytes)
         let tile = Int8Tile<I>(
             steps: TileSteps(a: UnsafeRawPointer(g.a), b: UnsafeRawPointer(b), count: g.k,
-                             prefetch: PrefetchSlice(start: next, lines: linesPerTile, steps: g.k),
+                             prefetch: PrefetchSlice(start: next, lines: linesPerTile, trips: g.k / Int8Tile<I>.unroll),
                              rowBlockBytes: g.k * 4 * mr, prefetchStride: linesPerTile * 64),
             rowScales: q.rowScales, c: g.c + col0, ldc: g.ldc, columns: columns,
             correction0: correction0, correction1: correction1, scale0: scale0, scale1: scale1, bias0: bias0,

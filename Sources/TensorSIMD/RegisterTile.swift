@@ -10,6 +10,19 @@ import KernelIntrinsics
 /// The row count `n`.
 @usableFromInline package enum Rows<let n: Int>: RowCount { @inlinable package static var value: Int { n } }
 
+/// A tile's accumulators: two vectors for each of up to 12 rows (those below the tile's height stay unused). One
+/// value the k-step updates in place, so each unrolled step is the same inlined code; after inlining they are
+/// registers.
+@usableFromInline package struct TileAccumulators<Acc: SIMD> {
+    @usableFromInline package var c00 = Acc(), c01 = Acc(), c10 = Acc(), c11 = Acc(), c20 = Acc(), c21 = Acc()
+    @usableFromInline package var c30 = Acc(), c31 = Acc(), c40 = Acc(), c41 = Acc(), c50 = Acc(), c51 = Acc()
+    @usableFromInline package var c60 = Acc(), c61 = Acc(), c70 = Acc(), c71 = Acc(), c80 = Acc(), c81 = Acc()
+    @usableFromInline package var c90 = Acc(), c91 = Acc(), c100 = Acc(), c101 = Acc(), c110 = Acc(), c111 = Acc()
+
+    @inlinable @inline(__always)
+    package init() {}
+}
+
 /// The k-loop operands of one tile.
 @usableFromInline package struct TileSteps {
     /// x's row block at the tile's first k-step (``TileKernel/rowBlockStride`` bytes per k-step).
@@ -38,7 +51,8 @@ import KernelIntrinsics
     }
 }
 
-/// The share of the next k-block a tile prefetches: `perStep` cache lines every `every` k-steps, from `next` on.
+/// The share of the next k-block a tile prefetches: `perStep` cache lines every `every` trips of the tile's loop
+/// (``TileKernel/unroll`` k-steps each), from `next` on.
 /// The lines of a block are spread over all its row tiles, so the requests trickle out at the pace the CPU can
 /// keep in flight instead of in a burst that would be dropped.
 @usableFromInline package struct PrefetchSlice {
@@ -46,20 +60,20 @@ import KernelIntrinsics
     @usableFromInline package var start: UnsafeRawPointer, next: UnsafeRawPointer
     @usableFromInline package var perStep: Int
     @usableFromInline package var every: Int
-    /// k-steps until the next prefetching one.
+    /// Trips until the next prefetching one.
     @usableFromInline package var countdown: Int
 
-    /// `lines` cache lines from `start` over `steps` k-steps.
+    /// `lines` cache lines from `start` over `trips` trips of the tile's loop.
     @inlinable
-    package init(start: UnsafeRawPointer, lines: Int, steps: Int) {
+    package init(start: UnsafeRawPointer, lines: Int, trips: Int) {
         self.start = start
         next = start
-        if lines >= steps {
-            perStep = steps > 0 ? (lines + steps - 1) / steps : 0
+        if lines >= trips {
+            perStep = trips > 0 ? (lines + trips - 1) / trips : 0
             every = 1
         } else {
             perStep = lines > 0 ? 1 : 0
-            every = lines > 0 ? steps / lines : 1
+            every = lines > 0 ? trips / lines : 1
         }
         countdown = every
     }
@@ -72,7 +86,7 @@ import KernelIntrinsics
         countdown = every
     }
 
-    /// One k-step: every `every`-th call prefetches the next `perStep` lines.
+    /// One trip: every `every`-th call prefetches the next `perStep` lines.
     @inlinable @inline(__always)
     package mutating func step() {
         countdown &-= 1
@@ -91,6 +105,9 @@ import KernelIntrinsics
     associatedtype Acc: SIMD
     /// Half of a panel's k-step: the float vector, or the int8 GEMM's byte quads.
     associatedtype Panel: SIMD
+    /// k-steps per trip of the tile loop, each trip one prefetch point (a compile-time constant, so the steps of
+    /// a trip are unrolled).
+    static var unroll: Int { get }
     /// Bytes of x's row block per k-step (its rows interleaved).
     static var rowBlockStride: Int { get }
     /// Row r's x at the k-step `a` points to, in every lane.
@@ -135,57 +152,70 @@ extension TileKernel {
     @inlinable @inline(__always)
     package func body<R: RowCount>(_: R.Type) {
         let rows = R.value
-        var c00 = Acc(), c01 = Acc(), c10 = Acc(), c11 = Acc(), c20 = Acc(), c21 = Acc()
-        var c30 = Acc(), c31 = Acc(), c40 = Acc(), c41 = Acc(), c50 = Acc(), c51 = Acc()
-        var c60 = Acc(), c61 = Acc(), c70 = Acc(), c71 = Acc(), c80 = Acc(), c81 = Acc()
-        var c90 = Acc(), c91 = Acc(), c100 = Acc(), c101 = Acc(), c110 = Acc(), c111 = Acc()
-        (c00, c01) = initial(row: 0)
-        if rows > 1 { (c10, c11) = initial(row: 1) }
-        if rows > 2 { (c20, c21) = initial(row: 2) }
-        if rows > 3 { (c30, c31) = initial(row: 3) }
-        if rows > 4 { (c40, c41) = initial(row: 4) }
-        if rows > 5 { (c50, c51) = initial(row: 5) }
-        if rows > 6 { (c60, c61) = initial(row: 6) }
-        if rows > 7 { (c70, c71) = initial(row: 7) }
-        if rows > 8 { (c80, c81) = initial(row: 8) }
-        if rows > 9 { (c90, c91) = initial(row: 9) }
-        if rows > 10 { (c100, c101) = initial(row: 10) }
-        if rows > 11 { (c110, c111) = initial(row: 11) }
-        let half = MemoryLayout<Panel>.size
+        var t = TileAccumulators<Acc>()
+        (t.c00, t.c01) = initial(row: 0)
+        if rows > 1 { (t.c10, t.c11) = initial(row: 1) }
+        if rows > 2 { (t.c20, t.c21) = initial(row: 2) }
+        if rows > 3 { (t.c30, t.c31) = initial(row: 3) }
+        if rows > 4 { (t.c40, t.c41) = initial(row: 4) }
+        if rows > 5 { (t.c50, t.c51) = initial(row: 5) }
+        if rows > 6 { (t.c60, t.c61) = initial(row: 6) }
+        if rows > 7 { (t.c70, t.c71) = initial(row: 7) }
+        if rows > 8 { (t.c80, t.c81) = initial(row: 8) }
+        if rows > 9 { (t.c90, t.c91) = initial(row: 9) }
+        if rows > 10 { (t.c100, t.c101) = initial(row: 10) }
+        if rows > 11 { (t.c110, t.c111) = initial(row: 11) }
+        let stride = Self.rowBlockStride, half = MemoryLayout<Panel>.size
         var ap = steps.a, bp = steps.b
         var prefetch = steps.prefetch
-        for _ in 0..<steps.count {
+        // ``unroll`` k-steps per trip, with one prefetch point.
+        let unroll = Self.unroll
+        for _ in 0..<(steps.count / unroll) {
             prefetch.step()
-            let b0 = bp.loadUnaligned(as: Panel.self)
-            let b1 = bp.loadUnaligned(fromByteOffset: half, as: Panel.self)
-            var x = Self.broadcast(ap, row: 0)
-            c00 = Self.accumulate(c00, x, b0); c01 = Self.accumulate(c01, x, b1)
-            if rows > 1 { x = Self.broadcast(ap, row: 1); c10 = Self.accumulate(c10, x, b0); c11 = Self.accumulate(c11, x, b1) }
-            if rows > 2 { x = Self.broadcast(ap, row: 2); c20 = Self.accumulate(c20, x, b0); c21 = Self.accumulate(c21, x, b1) }
-            if rows > 3 { x = Self.broadcast(ap, row: 3); c30 = Self.accumulate(c30, x, b0); c31 = Self.accumulate(c31, x, b1) }
-            if rows > 4 { x = Self.broadcast(ap, row: 4); c40 = Self.accumulate(c40, x, b0); c41 = Self.accumulate(c41, x, b1) }
-            if rows > 5 { x = Self.broadcast(ap, row: 5); c50 = Self.accumulate(c50, x, b0); c51 = Self.accumulate(c51, x, b1) }
-            if rows > 6 { x = Self.broadcast(ap, row: 6); c60 = Self.accumulate(c60, x, b0); c61 = Self.accumulate(c61, x, b1) }
-            if rows > 7 { x = Self.broadcast(ap, row: 7); c70 = Self.accumulate(c70, x, b0); c71 = Self.accumulate(c71, x, b1) }
-            if rows > 8 { x = Self.broadcast(ap, row: 8); c80 = Self.accumulate(c80, x, b0); c81 = Self.accumulate(c81, x, b1) }
-            if rows > 9 { x = Self.broadcast(ap, row: 9); c90 = Self.accumulate(c90, x, b0); c91 = Self.accumulate(c91, x, b1) }
-            if rows > 10 { x = Self.broadcast(ap, row: 10); c100 = Self.accumulate(c100, x, b0); c101 = Self.accumulate(c101, x, b1) }
-            if rows > 11 { x = Self.broadcast(ap, row: 11); c110 = Self.accumulate(c110, x, b0); c111 = Self.accumulate(c111, x, b1) }
-            bp += 2 &* half
-            ap += Self.rowBlockStride
+            for u in 0..<unroll { Self.step(&t, ap + u &* stride, bp + u &* 2 &* half, R.self) }
+            ap += unroll &* stride
+            bp += unroll &* 2 &* half
         }
-        store(row: 0, c00, c01)
-        if rows > 1 { store(row: 1, c10, c11) }
-        if rows > 2 { store(row: 2, c20, c21) }
-        if rows > 3 { store(row: 3, c30, c31) }
-        if rows > 4 { store(row: 4, c40, c41) }
-        if rows > 5 { store(row: 5, c50, c51) }
-        if rows > 6 { store(row: 6, c60, c61) }
-        if rows > 7 { store(row: 7, c70, c71) }
-        if rows > 8 { store(row: 8, c80, c81) }
-        if rows > 9 { store(row: 9, c90, c91) }
-        if rows > 10 { store(row: 10, c100, c101) }
-        if rows > 11 { store(row: 11, c110, c111) }
+        for _ in 0..<(steps.count % unroll) {
+            Self.step(&t, ap, bp, R.self)
+            ap += stride
+            bp += 2 &* half
+        }
+        store(row: 0, t.c00, t.c01)
+        if rows > 1 { store(row: 1, t.c10, t.c11) }
+        if rows > 2 { store(row: 2, t.c20, t.c21) }
+        if rows > 3 { store(row: 3, t.c30, t.c31) }
+        if rows > 4 { store(row: 4, t.c40, t.c41) }
+        if rows > 5 { store(row: 5, t.c50, t.c51) }
+        if rows > 6 { store(row: 6, t.c60, t.c61) }
+        if rows > 7 { store(row: 7, t.c70, t.c71) }
+        if rows > 8 { store(row: 8, t.c80, t.c81) }
+        if rows > 9 { store(row: 9, t.c90, t.c91) }
+        if rows > 10 { store(row: 10, t.c100, t.c101) }
+        if rows > 11 { store(row: 11, t.c110, t.c111) }
+    }
+
+    /// One k-step of R rows: row r's x at `a` broadcast times the panel's two vectors at `b`, added to row r's
+    /// accumulators.
+    @inlinable @inline(__always)
+    package static func step<R: RowCount>(_ t: inout TileAccumulators<Acc>, _ a: UnsafeRawPointer,
+                                          _ b: UnsafeRawPointer, _: R.Type) {
+        let rows = R.value
+        let b0 = b.loadUnaligned(as: Panel.self)
+        let b1 = b.loadUnaligned(fromByteOffset: MemoryLayout<Panel>.size, as: Panel.self)
+        var x = broadcast(a, row: 0)
+        t.c00 = accumulate(t.c00, x, b0); t.c01 = accumulate(t.c01, x, b1)
+        if rows > 1 { x = broadcast(a, row: 1); t.c10 = accumulate(t.c10, x, b0); t.c11 = accumulate(t.c11, x, b1) }
+        if rows > 2 { x = broadcast(a, row: 2); t.c20 = accumulate(t.c20, x, b0); t.c21 = accumulate(t.c21, x, b1) }
+        if rows > 3 { x = broadcast(a, row: 3); t.c30 = accumulate(t.c30, x, b0); t.c31 = accumulate(t.c31, x, b1) }
+        if rows > 4 { x = broadcast(a, row: 4); t.c40 = accumulate(t.c40, x, b0); t.c41 = accumulate(t.c41, x, b1) }
+        if rows > 5 { x = broadcast(a, row: 5); t.c50 = accumulate(t.c50, x, b0); t.c51 = accumulate(t.c51, x, b1) }
+        if rows > 6 { x = broadcast(a, row: 6); t.c60 = accumulate(t.c60, x, b0); t.c61 = accumulate(t.c61, x, b1) }
+        if rows > 7 { x = broadcast(a, row: 7); t.c70 = accumulate(t.c70, x, b0); t.c71 = accumulate(t.c71, x, b1) }
+        if rows > 8 { x = broadcast(a, row: 8); t.c80 = accumulate(t.c80, x, b0); t.c81 = accumulate(t.c81, x, b1) }
+        if rows > 9 { x = broadcast(a, row: 9); t.c90 = accumulate(t.c90, x, b0); t.c91 = accumulate(t.c91, x, b1) }
+        if rows > 10 { x = broadcast(a, row: 10); t.c100 = accumulate(t.c100, x, b0); t.c101 = accumulate(t.c101, x, b1) }
+        if rows > 11 { x = broadcast(a, row: 11); t.c110 = accumulate(t.c110, x, b0); t.c111 = accumulate(t.c111, x, b1) }
     }
 
     /// Runs `count` whole tiles of `rows` (5, 6 or 12) rows, then one of `rest` (0…11) rows below them.
