@@ -54,8 +54,11 @@ func matmulBench(_ options: Options) throws {
         print("M=\(m) K=\(k) N=\(n), 12 weights in turn, \(epilogue):  " + cells)
     }
     // The int8 GEMM (activations quantized per row inside each call, as in an int8 checkpoint), 12 weights in turn;
-    // GOP/s counts 2 operations per multiply-add, as the float rows do.
-    let int8Computes = computes.filter(\.packsWeights)
+    // GOP/s counts 2 operations per multiply-add, as the float rows do. Tiers that pair k-groups (AVX2) run both
+    // layouts, interleaved: "-pairs" is the vision tower's (weights requantized to ±64).
+    let int8Runs = computes.filter(\.packsWeights).flatMap { c in
+        [(c, Int8WeightLayout.quads, c.backend.rawValue)] + (c.pairsVisionInt8Weights ? [(c, .pairs, c.backend.rawValue + "-pairs")] : [])
+    }
     for (m, k, n, epilogue) in [(50, 768, 2304, GemmEpilogue.store), (50, 768, 3072, .activation(.quickGELU)),
                                 (50, 3072, 768, .accumulate), (400, 768, 2304, .store),
                                 (400, 768, 3072, .activation(.quickGELU)), (400, 3072, 768, .accumulate)] {
@@ -63,10 +66,11 @@ func matmulBench(_ options: Options) throws {
         var y = [Float](repeating: 0, count: m * n)
         let q = (0..<(n * k)).map { Int8(truncatingIfNeeded: ($0 * 31) % 255 - 127) }
         let scales = [Float](repeating: 0.01, count: n)
-        let prepared = int8Computes.map { c in
-            (0..<12).map { _ in c.prepareQuantized(q, scales: scales, outFeatures: n, inFeatures: k) }
+        let prepared = int8Runs.map { c, layout, _ in
+            (0..<12).map { _ in c.prepareQuantized(q, scales: scales, outFeatures: n, inFeatures: k, layout: layout) }
         }
-        let cells = weightsInTurn(int8Computes, prepared, x: x, m: m, k: k, n: n, epilogue: epilogue, out: &y)
+        let cells = weightsInTurn(int8Runs.map(\.0), prepared, x: x, m: m, k: k, n: n, epilogue: epilogue, out: &y,
+                                  labels: int8Runs.map(\.2))
         print("int8 M=\(m) K=\(k) N=\(n), 12 weights in turn, \(epilogue):  " + cells)
     }
 }
@@ -74,7 +78,7 @@ func matmulBench(_ options: Options) throws {
 /// GFLOP/s (or GOP/s) of each backend running `x · Wᵀ` over its prepared weights in turn, best of 3 interleaved
 /// rounds of medians, as "backend value" cells.
 private func weightsInTurn(_ computes: [Compute], _ prepared: [[MatmulWeight]], x: [Float], m: Int, k: Int, n: Int,
-                           epilogue: GemmEpilogue, out y: inout [Float]) -> String {
+                           epilogue: GemmEpilogue, out y: inout [Float], labels: [String]? = nil) -> String {
     let flop = Double(2 * m * n * k * (prepared.first?.count ?? 0))
     var best = [Double](repeating: .infinity, count: computes.count)
     for _ in 0..<3 {
@@ -85,7 +89,7 @@ private func weightsInTurn(_ computes: [Compute], _ prepared: [[MatmulWeight]], 
             best[i] = min(best[i], s.median)
         }
     }
-    return zip(computes.map(\.backend), best).map { String(format: "%@ %.1f", $0.0.rawValue, flop / $0.1 / 1e9) }
+    return zip(labels ?? computes.map(\.backend.rawValue), best).map { String(format: "%@ %.1f", $0.0, flop / $0.1 / 1e9) }
         .joined(separator: "  ")
 }
 

@@ -31,9 +31,12 @@ struct Options {
     var images: String?
     /// Prepared-weights cache directory ("" disables it).
     var cache = NSTemporaryDirectory() + "/clip-bench-prepared"
+    /// `--full-int8-precision`: int8 checkpoints keep 8-bit vision weights (``LoadOptions/fullInt8Precision``).
+    var fullInt8Precision = false
 
     var loadOptions: LoadOptions {
-        LoadOptions(backend: backend, threads: threads, preparedWeightsDirectory: cache.isEmpty ? nil : cache)
+        LoadOptions(backend: backend, threads: threads, preparedWeightsDirectory: cache.isEmpty ? nil : cache,
+                    fullInt8Precision: fullInt8Precision)
     }
 }
 
@@ -45,6 +48,7 @@ let usage = """
     Without --weights, random weights of the exact ViT-B/32 shape are generated (cached in $TMPDIR).
     --backend defaults to $CLIP_BACKEND, else automatic; --threads to $CLIP_THREADS, else every core.
     --cache DIR holds prepared (packed) weights (default $TMPDIR/clip-bench-prepared; --cache "" disables it).
+    --full-int8-precision keeps an int8 checkpoint's vision weights at 8 bits (on AVX2 they run at ±64 otherwise).
     """
 
 func fail(_ message: String) -> Never {
@@ -89,6 +93,7 @@ func parseOptions() -> Options {
             o.backend = b
         case "--threads": guard let n = Int(value(a)), n > 0 else { fail("--threads needs a positive count") }; o.threads = n
         case "--cache": o.cache = value(a)
+        case "--full-int8-precision": o.fullInt8Precision = true
         case "--agreement": let first = value(a); o.agreement = (first, value(a))
         case "--images": o.images = value(a)
         case "--probe": o.probe = value(a)

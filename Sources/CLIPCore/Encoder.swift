@@ -47,7 +47,7 @@ public struct LinearWeights: Sendable {
         let shape = [outFeatures, inFeatures]
         if quantizable, try reader.isQuantized("weight") {
             self.init(weight: try LoadTimeLayout.int8Weight(reader, key: "weight", outFeatures: outFeatures, inFeatures: inFeatures,
-                                                            sources: ["weight"], compute: compute) {
+                                                            sources: ["weight"], compute: compute) { _ in
                 let (q, scales) = try reader.quantized("weight", shape: shape)
                 return (UnsafeMutablePointer(mutating: q), scales.pointer, {})
             }, bias: b)
@@ -118,7 +118,7 @@ public struct CLIPAttention: Sendable {
         let names = ["q_proj.weight", "k_proj.weight", "v_proj.weight"]
         if try reader.isQuantized(names[0]) {
             let weight = try LoadTimeLayout.int8Weight(reader, key: "qkv_proj.weight", outFeatures: 3 * c, inFeatures: c,
-                                                       sources: names, compute: compute) {
+                                                       sources: names, compute: compute) { _ in
                 let parts = try names.map { try reader.quantized($0, shape: [c, c]) }
                 let (q, scales) = LoadTimeLayout.fuseQKV(int8: parts.map(\.values), scales: parts.map(\.scales), rows: c, columns: c)
                 return (q, UnsafePointer(scales), { q.deallocate(); scales.deallocate() })

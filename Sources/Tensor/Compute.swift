@@ -60,19 +60,24 @@ public final class Compute: Sendable {
     public let threads: Int
     package let kernels: KernelTable
     package let pool: WorkerPool
+    /// Whether the vision tower's int8 weights use the paired layout (``Int8WeightLayout/pairs``): where the kernels
+    /// gain from it, unless `fullInt8Precision` was asked for.
+    public let pairsVisionInt8Weights: Bool
     /// Reusable buffers for per-call packing (large batches would otherwise page-fault fresh memory every call).
     private let scratch = Mutex<[ScratchBuffer]>([])
 
     /// Resolves `backend` for this CPU and sets up `threads` threads (default: the active cores).
+    /// `fullInt8Precision` keeps every int8 weight's 8 bits (see ``pairsVisionInt8Weights``).
     ///
     /// - Throws: ``ComputeError`` when the backend is not available here or `threads` is below 1.
-    public init(backend: ComputeBackend = .automatic, threads: Int? = nil) throws {
+    public init(backend: ComputeBackend = .automatic, threads: Int? = nil, fullInt8Precision: Bool = false) throws {
         let resolved = try backend.resolved()
         let n = threads ?? ProcessInfo.activeCores
         guard n >= 1 else { throw ComputeError.invalidThreads(n) }
         self.backend = resolved
         self.threads = n
         kernels = Compute.kernels(for: resolved)
+        pairsVisionInt8Weights = !fullInt8Precision && kernels.isa.pairsInt8Weights
         pool = WorkerPool.shared(threads: n)
         openblas_set_num_threads(Int32(resolved == .blas ? n : 1))
         Compute.openBLASThreads.withLock { threads in
@@ -120,9 +125,9 @@ public final class Compute: Sendable {
 
     /// Packs an int8 `[out, in]` weight and its per-row scales for this backend's int8 GEMM.
     package func prepareQuantized(_ q: UnsafePointer<Int8>, scales: UnsafePointer<Float>, outFeatures: Int,
-                                  inFeatures: Int) -> MatmulWeight {
+                                  inFeatures: Int, layout: Int8WeightLayout = .quads) -> MatmulWeight {
         .int8(QuantizedWeight(packing: q, scales: scales, outFeatures: outFeatures, inFeatures: inFeatures,
-                              panelWidth: kernels.panelWidth, pool: pool))
+                              panelWidth: kernels.panelWidth, layout: layout, pool: pool))
     }
 
     // MARK: Operations
@@ -202,7 +207,7 @@ public final class Compute: Sendable {
             }
             let g = Int8GemmOperands(
                 a: a, rowScales: rowScales, m: rows, packed: w.data, groups: w.groups, n: n, columnScales: w.scales,
-                columnSums: w.columnSums, c: out, ldc: n, bias: bias == nil ? nil : UnsafePointer(paddedBias),
+                columnSums: w.columnSums, paired: w.layout == .pairs, c: out, ldc: n, bias: bias == nil ? nil : UnsafePointer(paddedBias),
                 epilogue: epilogue)
             let gemm = kernels.int8Gemm
             let parts = pool.guidedRanges(w.panels)

@@ -25,7 +25,7 @@ public enum PreparedWeightsState: String, Sendable {
 /// Used by the loader only: ``LoadOptions`` names the directory; the model reports the ``PreparedWeightsState``.
 package final class PreparedWeights: Sendable {
     /// Bumped whenever the packed layout or the cache format changes, so old files are rebuilt.
-    package static let layoutVersion = "1"
+    package static let layoutVersion = "2"
 
     /// The cache file for this checkpoint and layout.
     package let path: String
@@ -83,15 +83,18 @@ package final class PreparedWeights: Sendable {
         return weight
     }
 
-    /// The cached int8 panels, scales and column sums for `key`, borrowed from the mapping, if the cache holds them.
-    package func quantized(_ key: String, outFeatures n: Int, inFeatures k: Int, panelWidth nr: Int) -> QuantizedWeight? {
+    /// The cached int8 panels, scales and column sums for `key` in `layout`, borrowed from the mapping, if the cache
+    /// holds them.
+    package func quantized(_ key: String, outFeatures n: Int, inFeatures k: Int, panelWidth nr: Int,
+                           layout: Int8WeightLayout) -> QuantizedWeight? {
         guard let cached else { return nil }
-        let panels = panelCount(n, panelWidth: nr), groups = (k + 3) / 4
-        guard let data = cached.tensors[key + "@i8panels"], data.dtype == .u8, data.count == panels * groups * nr * 4,
-              let scales = cached.tensors[key + "@i8scales"], scales.dtype == .f32, scales.count == panels * nr,
-              let sums = cached.tensors[key + "@i8sums"], sums.dtype == .i32, sums.count == panels * nr,
-              let bytes = try? cached.rawBytes(key + "@i8panels"), let scaleBytes = try? cached.rawBytes(key + "@i8scales"),
-              let sumBytes = try? cached.rawBytes(key + "@i8sums"),
+        let panels = panelCount(n, panelWidth: nr), groups = QuantizedWeight.groups(inFeatures: k, layout: layout)
+        let names = Self.int8Names(key, layout)
+        guard let data = cached.tensors[names.panels], data.dtype == .u8, data.count == panels * groups * nr * 4,
+              let scales = cached.tensors[names.scales], scales.dtype == .f32, scales.count == panels * nr,
+              let sums = cached.tensors[names.sums], sums.dtype == .i32, sums.count == panels * nr,
+              let bytes = try? cached.rawBytes(names.panels), let scaleBytes = try? cached.rawBytes(names.scales),
+              let sumBytes = try? cached.rawBytes(names.sums),
               let b = bytes.baseAddress, let sb = scaleBytes.baseAddress, let cb = sumBytes.baseAddress,
               Int(bitPattern: sb) % 4 == 0, Int(bitPattern: cb) % 4 == 0 else {
             mismatched.store(true, ordering: .relaxed)
@@ -99,9 +102,16 @@ package final class PreparedWeights: Sendable {
         }
         let weight = QuantizedWeight(borrowing: b.assumingMemoryBound(to: UInt8.self), scales: sb.assumingMemoryBound(to: Float.self),
                                      columnSums: cb.assumingMemoryBound(to: Int32.self), outFeatures: n, inFeatures: k,
-                                     panelWidth: nr, owner: cached)
+                                     panelWidth: nr, layout: layout, owner: cached)
         record(key, weight)   // so a rewrite after another weight missed still holds this one
         return weight
+    }
+
+    /// The cache's tensor names for an int8 weight: the layout is part of them, so a cache written with the other
+    /// layout is a miss (and rebuilt), never misread.
+    static func int8Names(_ key: String, _ layout: Int8WeightLayout) -> (panels: String, scales: String, sums: String) {
+        let tag = layout == .pairs ? "@i8pairs" : "@i8"
+        return (key + tag + "panels", key + tag + "scales", key + tag + "sums")
     }
 
     /// Remembers a weight packed during this load, to be written by ``save()``.
@@ -135,11 +145,12 @@ package final class PreparedWeights: Sendable {
                                         floats: UnsafeBufferPointer(start: item.weight.data, count: count))
             }
             for (key, w) in int8Items.sorted(by: { $0.key < $1.key }) {
-                tensors.append(SafeTensorsEntry(key: key + "@i8panels", dtype: .u8, shape: [w.panelsByteCount],
+                let names = Self.int8Names(key, w.layout)
+                tensors.append(SafeTensorsEntry(key: names.panels, dtype: .u8, shape: [w.panelsByteCount],
                                                 bytes: UnsafeRawBufferPointer(start: w.data, count: w.panelsByteCount)))
-                tensors.append(SafeTensorsEntry(key: key + "@i8scales", shape: [w.paddedColumns],
+                tensors.append(SafeTensorsEntry(key: names.scales, shape: [w.paddedColumns],
                                                 floats: UnsafeBufferPointer(start: w.scales, count: w.paddedColumns)))
-                tensors.append(SafeTensorsEntry(key: key + "@i8sums", dtype: .i32, shape: [w.paddedColumns],
+                tensors.append(SafeTensorsEntry(key: names.sums, dtype: .i32, shape: [w.paddedColumns],
                                                 bytes: UnsafeRawBufferPointer(start: w.columnSums, count: 4 * w.paddedColumns)))
             }
             try writeSafeTensors(tensors, metadata: expected, to: path)

@@ -1,4 +1,5 @@
-// Scalar references for the int8 path: per-row activation quantization and the int8 linear layer.
+// Scalar references for the int8 path: per-row activation quantization, the paired layout's weight requantization
+// and the int8 linear layer.
 // x: (M, K) float, q: (N, K) int8 with per-row scales -> y: (M, N) = dequantised x_q · q_wᵀ + b.
 
 /// Quantizes one row as the kernels do: scale = max|x| / levels, q = round(x · levels / max|x|) ties to even,
@@ -29,4 +30,21 @@ package func int8LinearReference(
             out[r * n + j] = Float(s) * (scales[j] * xs) + (bias?[j] ?? 0)
         }
     }
+}
+
+/// The paired layout's weights (``Int8WeightLayout/pairs``): each row of `q` (N, K) whose largest |q| is above 64
+/// becomes `round(q · 64 / max|q|)` (ties to even, computed in Double) with scale `scale · max|q| / 64`; other rows
+/// are unchanged.
+package func pairedWeightsReference(_ q: [Int8], scales: [Float], outFeatures n: Int, inFeatures k: Int)
+    -> (q: [Int8], scales: [Float]) {
+    var q = q, scales = scales
+    for j in 0..<n {
+        let largest = (0..<k).map { Int(abs(Int(q[j * k + $0]))) }.max() ?? 0
+        guard largest > 64 else { continue }
+        for kk in 0..<k {
+            q[j * k + kk] = Int8((Double(q[j * k + kk]) * 64 / Double(largest)).rounded(.toNearestOrEven))
+        }
+        scales[j] = scales[j] * Float(largest) / 64
+    }
+    return (q, scales)
 }

@@ -1,7 +1,7 @@
 // Int8 GEMM: y = ((x_q · w_qᵀ) − offset · Σ_k w_q) · (x scale ⊗ w scale) + b, optionally activated or added to y.
 // x is quantized per row at run time (symmetric, ±int8Levels, stored as bytes q + offset), w per output column at
-// load. x_q: ⌈M/5⌉ blocks of (G, 5, 4) bytes; w_q: ⌈N/NR⌉ panels of (G, NR, 4) bytes, G = ⌈K/4⌉ k-groups;
-// y: (M, N) rows strided by ldc.
+// load. x_q: ⌈M/5⌉ blocks of (G, 5, 4) bytes; w_q: ⌈N/NR⌉ panels of (G, NR, 4) bytes, G = ⌈K/4⌉ k-groups, or in the
+// paired layout (G/2 steps, 2 halves, 2 groups, NR/2, 4) bytes, G even; y: (M, N) rows strided by ldc.
 
 import KernelIntrinsics
 
@@ -22,20 +22,33 @@ package var int8TileRows: Int { 5 }
     /// Per output column, padded to whole panels: `w ≈ scale · q`, and Σ_k q.
     @usableFromInline package var columnScales: UnsafePointer<Float>
     @usableFromInline package var columnSums: UnsafePointer<Int32>
+    /// Whether the panels are in the paired layout (two k-groups per step, weights within ±``int8PairWeightLimit``).
+    @usableFromInline package var paired: Bool
 
     @inlinable
     package init(a: UnsafePointer<UInt8>, rowScales: UnsafePointer<Float>, m: Int, packed: UnsafePointer<UInt8>, groups: Int,
-                 n: Int, columnScales: UnsafePointer<Float>, columnSums: UnsafePointer<Int32>, c: UnsafeMutablePointer<Float>,
-                 ldc: Int, bias: UnsafePointer<Float>?, epilogue: GemmEpilogue) {
+                 n: Int, columnScales: UnsafePointer<Float>, columnSums: UnsafePointer<Int32>, paired: Bool = false,
+                 c: UnsafeMutablePointer<Float>, ldc: Int, bias: UnsafePointer<Float>?, epilogue: GemmEpilogue) {
         gemm = GemmOperands(a: a, m: m, packed: packed, k: groups, n: n, c: c, ldc: ldc, bias: bias, epilogue: epilogue)
-        self.rowScales = rowScales; self.columnScales = columnScales; self.columnSums = columnSums
+        self.rowScales = rowScales; self.columnScales = columnScales; self.columnSums = columnSums; self.paired = paired
     }
 }
+
+/// k-groups per step of the int8 tile: ``OneGroup`` (8-bit weights) or ``TwoGroups`` (the paired layout).
+@usableFromInline package protocol Int8StepGroups { static var count: Int { get } }
+
+/// One k-group per step: ``KernelISA/dot4(_:_:_:)``.
+@usableFromInline package enum OneGroup: Int8StepGroups { @inlinable package static var count: Int { 1 } }
+
+/// Two k-groups per step: ``KernelISA/dot4Pair(_:_:_:_:_:)``, weights within ±``int8PairWeightLimit``.
+@usableFromInline package enum TwoGroups: Int8StepGroups { @inlinable package static var count: Int { 2 } }
 
 /// One R × NR tile over all k-groups (R ≤ ``int8TileRows``; int32 sums are exact, so there is no k-blocking), then
 /// the epilogue: dequantise with the row and column scales, add the bias, activate or add to y, store. x's row block
 /// holds ``int8TileRows`` interleaved rows of 4 bytes per k-group.
-@usableFromInline package struct Int8Tile<I: KernelISA>: TileKernel {
+/// With ``TwoGroups`` a step reads two k-groups: x's two row blocks one after the other, and 4 panel vectors
+/// (groups g and g + 1 of the panel's first NR/2 columns, then of the other half).
+@usableFromInline package struct Int8Tile<I: KernelISA, G: Int8StepGroups>: TileKernel {
     @usableFromInline package var steps: TileSteps
     @usableFromInline var rowScales: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>
     @usableFromInline let ldc: Int, columns: Int
@@ -64,7 +77,44 @@ package var int8TileRows: Int { 5 }
     package static var unroll: Int { 1 }
 
     @inlinable @inline(__always)
-    package static var rowBlockStride: Int { 4 &* int8TileRows }
+    package static var rowBlockStride: Int { G.count &* 4 &* int8TileRows }
+
+    @inlinable @inline(__always)
+    package static var panelStride: Int { G.count &* 2 &* MemoryLayout<I.Quad>.size }
+
+    /// One k-step of R rows: one k-group (the shared ``broadcastStep(_:_:_:_:)``), or two with
+    /// ``KernelISA/dot4Pair(_:_:_:_:_:)``. The two-group step needs 10 accumulators + 4 panel vectors + 4
+    /// temporaries, more than AVX2's 16 registers: LLVM keeps 3 accumulators on the stack. Measured against
+    /// half a panel at a time (12 registers, no spills, x broadcast twice), this ran faster (int8 GEMM shapes
+    /// +8-17 % over 8-bit weights against +0-8 %, `clip-bench --matmul`).
+    @inlinable @inline(__always)
+    package static func step<R: RowCount>(_ t: inout TileAccumulators<I.Acc>, _ a: UnsafeRawPointer,
+                                          _ b: UnsafeRawPointer, _: R.Type) {
+        guard G.count == 2 else { return broadcastStep(&t, a, b, R.self) }
+        let rows = R.value
+        let q = MemoryLayout<I.Quad>.size
+        let b0 = b.loadUnaligned(as: I.Quad.self), b0Next = b.loadUnaligned(fromByteOffset: q, as: I.Quad.self)
+        let b1 = b.loadUnaligned(fromByteOffset: 2 &* q, as: I.Quad.self)
+        let b1Next = b.loadUnaligned(fromByteOffset: 3 &* q, as: I.Quad.self)
+        let next = a + 4 &* int8TileRows   // group g + 1's row block
+        @inline(__always) func row(_ r: Int, _ lo: inout I.Acc, _ hi: inout I.Acc) {
+            let x = broadcast(a, row: r), xNext = broadcast(next, row: r)
+            lo = I.dot4Pair(lo, x, b0, xNext, b0Next)
+            hi = I.dot4Pair(hi, x, b1, xNext, b1Next)
+        }
+        row(0, &t.c00, &t.c01)
+        if rows > 1 { row(1, &t.c10, &t.c11) }
+        if rows > 2 { row(2, &t.c20, &t.c21) }
+        if rows > 3 { row(3, &t.c30, &t.c31) }
+        if rows > 4 { row(4, &t.c40, &t.c41) }
+        if rows > 5 { row(5, &t.c50, &t.c51) }
+        if rows > 6 { row(6, &t.c60, &t.c61) }
+        if rows > 7 { row(7, &t.c70, &t.c71) }
+        if rows > 8 { row(8, &t.c80, &t.c81) }
+        if rows > 9 { row(9, &t.c90, &t.c91) }
+        if rows > 10 { row(10, &t.c100, &t.c101) }
+        if rows > 11 { row(11, &t.c110, &t.c111) }
+    }
 
     /// Row r's k-group (4 bytes) in every lane.
     @inlinable @inline(__always)
@@ -102,6 +152,16 @@ package var int8TileRows: Int { 5 }
 /// multiple; each panel's tiles prefetch the next panel (it follows in memory).
 @inlinable @inline(__always)
 package func int8GemmBody<I: KernelISA>(_: I.Type, _ q: Int8GemmOperands, panels: Range<Int>) {
+    if q.paired {
+        int8GemmBody(I.self, TwoGroups.self, q, panels: panels)
+    } else {
+        int8GemmBody(I.self, OneGroup.self, q, panels: panels)
+    }
+}
+
+/// ``int8GemmBody(_:_:panels:)`` with `G` k-groups per tile step.
+@inlinable @inline(__always)
+package func int8GemmBody<I: KernelISA, G: Int8StepGroups>(_: I.Type, _: G.Type, _ q: Int8GemmOperands, panels: Range<Int>) {
     typealias V = I.V
     typealias Acc = I.Acc
     let g = q.gemm
@@ -126,9 +186,10 @@ package func int8GemmBody<I: KernelISA>(_: I.Type, _ q: Int8GemmOperands, panels
         let correction1 = sums.loadUnaligned(fromByteOffset: w * 4, as: Acc.self) &* Acc(repeating: offset)
         let b = g.packed + p * panelBytes
         let next = UnsafeRawPointer(b + panelBytes)
-        let tile = Int8Tile<I>(
-            steps: TileSteps(a: UnsafeRawPointer(g.a), b: UnsafeRawPointer(b), count: g.k,
-                             prefetch: PrefetchSlice(start: next, lines: linesPerTile, trips: g.k / Int8Tile<I>.unroll),
+        let steps = g.k / G.count, trips = steps / Int8Tile<I, G>.unroll
+        let tile = Int8Tile<I, G>(
+            steps: TileSteps(a: UnsafeRawPointer(g.a), b: UnsafeRawPointer(b), count: steps,
+                             prefetch: PrefetchSlice(start: next, lines: linesPerTile, trips: trips),
                              rowBlockBytes: g.k * 4 * mr, prefetchStride: linesPerTile * 64),
             rowScales: q.rowScales, c: g.c + col0, ldc: g.ldc, columns: columns,
             correction0: correction0, correction1: correction1, scale0: scale0, scale1: scale1, bias0: bias0,

@@ -15,9 +15,25 @@ import KernelIntrinsics
     /// `acc[i] + Σ_{t<4} a[4i+t] · Int8(bitPattern: b[4i+t])`, exactly (a: activations as unsigned bytes, see
     /// ``ISA/int8Levels``).
     static func dot4(_ acc: V.Int32Lanes, _ a: V.ByteQuads, _ b: V.ByteQuads) -> V.Int32Lanes
+    /// `dot4(dot4(acc, a0, b0), a1, b1)`: two k-groups at once, exactly, when every weight byte is within
+    /// ±``int8PairWeightLimit`` (the paired weight layout guarantees it). AVX2 adds the two groups' 16-bit pair sums
+    /// before widening them (one `vpmaddwd` for two `vpmaddubsw`); the default is two ``dot4(_:_:_:)``.
+    static func dot4Pair(_ acc: V.Int32Lanes, _ a0: V.ByteQuads, _ b0: V.ByteQuads, _ a1: V.ByteQuads,
+                         _ b1: V.ByteQuads) -> V.Int32Lanes
 }
 
+/// The largest |weight| of the paired int8 layout: with activation bytes ≤ 127 (``ISA/int8Levels`` 63), four
+/// products sum to at most 4 · 127 · 64 = 32512, inside a 16-bit lane.
+@inlinable @inline(__always)
+package var int8PairWeightLimit: Int32 { 64 }
+
 extension KernelISA {
+    @inlinable @inline(__always)
+    package static func dot4Pair(_ acc: V.Int32Lanes, _ a0: V.ByteQuads, _ b0: V.ByteQuads, _ a1: V.ByteQuads,
+                                 _ b1: V.ByteQuads) -> V.Int32Lanes {
+        dot4(dot4(acc, a0, b0), a1, b1)
+    }
+
     /// One int32 accumulator lane per float lane (the int8 GEMM).
     @usableFromInline package typealias Acc = V.Int32Lanes
     /// Four bytes per accumulator lane: one k-group of 4 values per output column.

@@ -36,6 +36,12 @@
         case .portable, .avx512: 127
         }
     }
+
+    /// Whether the vision tower's int8 weights are laid out in k-group pairs, requantized to ±64 (see
+    /// ``KernelISA/dot4Pair(_:_:_:_:_:)``): on AVX2 that is 3 instead of 4 multiply instructions per two k-groups,
+    /// and the int8 tile runs ~1.25× as fast. Where the dot product is one instruction (VNNI) or scalar, there is
+    /// nothing to gain and the weights keep their 8 bits.
+    @inlinable package var pairsInt8Weights: Bool { self == .avx2 }
 }
 
 /// Entry points of one ISA tier.

@@ -111,6 +111,10 @@ import KernelIntrinsics
     static var unroll: Int { get }
     /// Bytes of x's row block per k-step (its rows interleaved).
     static var rowBlockStride: Int { get }
+    /// Bytes of w's panel per k-step: two ``Panel`` vectors unless the kernel's ``step(_:_:_:_:)`` reads more.
+    static var panelStride: Int { get }
+    /// One k-step of R rows: ``broadcastStep(_:_:_:_:)`` unless the kernel steps otherwise.
+    static func step<R: RowCount>(_ t: inout TileAccumulators<Acc>, _ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _: R.Type)
     /// Row r's x at the k-step `a` points to, in every lane.
     static func broadcast(_ a: UnsafeRawPointer, row r: Int) -> Panel
     /// `acc + x·b` lane-wise (a multiply-add, or 4-way byte dot products).
@@ -166,21 +170,21 @@ extension TileKernel {
         if rows > 9 { (t.c90, t.c91) = initial(row: 9) }
         if rows > 10 { (t.c100, t.c101) = initial(row: 10) }
         if rows > 11 { (t.c110, t.c111) = initial(row: 11) }
-        let stride = Self.rowBlockStride, half = MemoryLayout<Panel>.size
+        let stride = Self.rowBlockStride, panelStride = Self.panelStride
         var ap = steps.a, bp = steps.b
         var prefetch = steps.prefetch
         // ``unroll`` k-steps per trip, with one prefetch point.
         let unroll = Self.unroll
         for _ in 0..<(steps.count / unroll) {
             prefetch.step()
-            for u in 0..<unroll { Self.step(&t, ap + u &* stride, bp + u &* 2 &* half, R.self) }
+            for u in 0..<unroll { Self.step(&t, ap + u &* stride, bp + u &* panelStride, R.self) }
             ap += unroll &* stride
-            bp += unroll &* 2 &* half
+            bp += unroll &* panelStride
         }
         for _ in 0..<(steps.count % unroll) {
             Self.step(&t, ap, bp, R.self)
             ap += stride
-            bp += 2 &* half
+            bp += panelStride
         }
         store(row: 0, t.c00, t.c01)
         if rows > 1 { store(row: 1, t.c10, t.c11) }
@@ -196,11 +200,20 @@ extension TileKernel {
         if rows > 11 { store(row: 11, t.c110, t.c111) }
     }
 
-    /// One k-step of R rows: row r's x at `a` broadcast times the panel's two vectors at `b`, added to row r's
-    /// accumulators.
+    @inlinable @inline(__always)
+    package static var panelStride: Int { 2 &* MemoryLayout<Panel>.size }
+
     @inlinable @inline(__always)
     package static func step<R: RowCount>(_ t: inout TileAccumulators<Acc>, _ a: UnsafeRawPointer,
                                           _ b: UnsafeRawPointer, _: R.Type) {
+        broadcastStep(&t, a, b, R.self)
+    }
+
+    /// One k-step of R rows: row r's x at `a` broadcast times the panel's two vectors at `b`, added to row r's
+    /// accumulators.
+    @inlinable @inline(__always)
+    package static func broadcastStep<R: RowCount>(_ t: inout TileAccumulators<Acc>, _ a: UnsafeRawPointer,
+                                                   _ b: UnsafeRawPointer, _: R.Type) {
         let rows = R.value
         let b0 = b.loadUnaligned(as: Panel.self)
         let b1 = b.loadUnaligned(fromByteOffset: MemoryLayout<Panel>.size, as: Panel.self)

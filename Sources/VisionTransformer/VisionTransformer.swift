@@ -27,12 +27,12 @@ public struct CLIPVisionEmbeddings: Sendable {
             // output channel here, at load, so the patch embedding runs in the int8 GEMM like every other layer
             // (ONNX Runtime's quantize_dynamic quantizes this Conv too).
             let weight = try LoadTimeLayout.int8Weight(reader, key: "patch_embedding.weight", outFeatures: c, inFeatures: k,
-                                                       sources: [], compute: compute) {
+                                                       sources: [], compute: compute) { levels in
                 // The conv's memory order is already the [C, 3·P·P] matrix's (see patchConvToMatrix): no reshape copy.
                 let conv = try reader.parameter("patch_embedding.weight", shape: convShape)
                 let q = UnsafeMutablePointer<Int8>.allocate(capacity: c * k)
                 let scales = UnsafeMutablePointer<Float>.allocate(capacity: c)
-                LoadTimeLayout.quantizeRows(conv.pointer, rows: c, columns: k, into: q, scales: scales)
+                LoadTimeLayout.quantizeRows(conv.pointer, rows: c, columns: k, levels: levels, into: q, scales: scales)
                 return (q, UnsafePointer(scales), { q.deallocate(); scales.deallocate() })
             }
             try reader.declare("patch_embedding.weight", shape: convShape)

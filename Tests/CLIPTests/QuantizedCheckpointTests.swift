@@ -45,10 +45,11 @@ struct QuantizedCheckpointTests {
 
     static let backends = ComputeBackend.allCases.filter { $0 != .automatic && (try? $0.resolved()) != nil }
 
-    @Test("an int8 checkpoint agrees with its float original on every backend", arguments: backends)
-    func agreesWithFloat(_ backend: CLIPZeroShot.ComputeBackend) throws {
+    @Test("an int8 checkpoint agrees with its float original on every backend, with and without full int8 precision",
+          arguments: backends, [false, true])
+    func agreesWithFloat(_ backend: CLIPZeroShot.ComputeBackend, fullInt8Precision: Bool) throws {
         let dir = try Self.quantized()
-        let options = LoadOptions(backend: backend)
+        let options = LoadOptions(backend: backend, fullInt8Precision: fullInt8Precision)
         let float = try features(try CLIPModel(directory: Self.source, options: options))
         let int8Model = try CLIPModel(directory: dir, options: options)
         #expect(int8Model.config.quantization != nil)
@@ -71,6 +72,27 @@ struct QuantizedCheckpointTests {
         #expect(second.preparedWeights == .loaded)
         let a = try features(first), b = try features(second)
         #expect(a.image.storage == b.image.storage && a.text.storage == b.text.storage)
+    }
+
+    @Test("the vision tower's paired int8 weights are used where the kernels pair them, and a cache of one layout never serves the other")
+    func pairedLayout() throws {
+        let dir = try Self.quantized()
+        let cache = NSTemporaryDirectory() + "/quantized-cache-\(UUID().uuidString)"
+        let paired = try CLIPModel(directory: dir, options: LoadOptions(preparedWeightsDirectory: cache))
+        let full = try CLIPModel(directory: dir, options: LoadOptions(preparedWeightsDirectory: cache, fullInt8Precision: true))
+        let pairedAgain = try CLIPModel(directory: dir, options: LoadOptions(preparedWeightsDirectory: cache))
+        #expect(paired.preparedWeights == .written)
+        // The cache held the vision weights in the other layout: packed again (and rewritten), never misread.
+        #expect(full.preparedWeights == (paired.compute.pairsVisionInt8Weights ? .written : .loaded))
+        #expect(pairedAgain.preparedWeights == (paired.compute.pairsVisionInt8Weights ? .written : .loaded))
+        let a = try features(paired), b = try features(full), c = try features(pairedAgain)
+        let fresh = try features(try CLIPModel(directory: dir, options: LoadOptions(fullInt8Precision: true)))
+        #expect(b.image.storage == fresh.image.storage && b.text.storage == fresh.text.storage)
+        #expect(a.image.storage == c.image.storage && a.text.storage == c.text.storage)
+        // The text tower keeps its 8 bits either way; the image features differ exactly where the weights were paired.
+        #expect(a.text.storage == b.text.storage)
+        #expect((a.image.storage != b.image.storage) == paired.compute.pairsVisionInt8Weights)
+        #expect(paired.compute.pairsVisionInt8Weights == (paired.compute.backend == .avx2))
     }
 
     @Test("quantizing an int8 checkpoint or into its own directory is refused")

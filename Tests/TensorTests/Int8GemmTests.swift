@@ -45,17 +45,21 @@ struct Int8GemmTests {
         }
     }
 
-    @Test("int8 linear equals the reference for every epilogue, shape and thread count",
+    @Test("int8 linear equals the reference for every epilogue, shape, thread count and weight layout",
           arguments: tiers.map(\.backend) + [.blasSplit], epilogues)
     func linear(_ backend: ComputeBackend, _ epilogue: GemmEpilogue) throws {
         for (m, k, n) in Self.shapes {
             let x = randomFloats(m * k, seed: 91, scale: 2), b = randomFloats(n, seed: 92)
             let (q, scales) = weights(n, k, seed: 93)
             let prior = randomFloats(m * n, seed: 94)
-            for threads in [1, 2, 3] {
+            // Every tier runs the paired layout (the portable and AVX-512 tiers as two dot4 per step); only AVX2
+            // loads it for a model.
+            for threads in [1, 2, 3] { for layout in [Int8WeightLayout.quads, .pairs] {
                 let compute = try Compute(backend: backend, threads: threads)
+                let (refQ, refScales) = layout == .pairs ? pairedWeightsReference(q, scales: scales, outFeatures: n, inFeatures: k)
+                                                         : (q, scales)
                 var expected = [Float](repeating: 0, count: m * n)
-                int8LinearReference(x, rows: m, inFeatures: k, q: q, scales: scales, outFeatures: n, bias: b,
+                int8LinearReference(x, rows: m, inFeatures: k, q: refQ, scales: refScales, outFeatures: n, bias: b,
                                     levels: compute.kernels.int8Levels, out: &expected)
                 switch epilogue {
                 case .accumulate: expected = zip(expected, prior).map { $0 + $1 }
@@ -67,14 +71,41 @@ struct Int8GemmTests {
                 }
                 let weight = q.withUnsafeBufferPointer { qp in
                     scales.withUnsafeBufferPointer { compute.prepareQuantized(qp.baseAddress!, scales: $0.baseAddress!,
-                                                                              outFeatures: n, inFeatures: k) }
+                                                                              outFeatures: n, inFeatures: k, layout: layout) }
                 }
                 var y = prior
                 compute.linear(x, rows: m, weight: weight, bias: b, out: &y, epilogue: epilogue)
                 let bad = (0..<(m * n)).filter { !(abs(y[$0] - expected[$0]) <= 2e-6 * abs(expected[$0]) + 2e-6) }
                 let first = bad.first.map { "[\($0)] \(y[$0]) vs \(expected[$0])" } ?? ""
-                #expect(bad.isEmpty, "\(backend) \(epilogue) \((m, k, n)) threads=\(threads): \(bad.count) off, first \(first)")
-            }
+                #expect(bad.isEmpty, "\(backend) \(layout) \(epilogue) \((m, k, n)) threads=\(threads): \(bad.count) off, first \(first)")
+            } }
+        }
+    }
+
+    /// The paired layout at its bound: every activation byte 127 (x at its row maximum) against weights of ±127
+    /// requantized to ±64 puts 4 · 127 · 64 = 32512 in each 16-bit lane of AVX2's two-group sum, and alternating
+    /// signs put the largest negative sums beside the positive ones; the results are exact.
+    @Test("paired int8 weights at the 16-bit bound are exact", arguments: tiers)
+    func pairedBound(_ tier: Tier) throws {
+        let (m, k, n) = (7, 64, 24)
+        let x = [Float](repeating: 1.5, count: m * k)
+        let q = (0..<(n * k)).map { i -> Int8 in (i / k) % 2 == 0 ? 127 : -127 }
+        let scales = [Float](repeating: 0.01, count: n)
+        let compute = try tier.compute()
+        let (refQ, refScales) = pairedWeightsReference(q, scales: scales, outFeatures: n, inFeatures: k)
+        #expect(refQ.allSatisfy { abs(Int($0)) == 64 })
+        var expected = [Float](repeating: 0, count: m * n)
+        int8LinearReference(x, rows: m, inFeatures: k, q: refQ, scales: refScales, outFeatures: n, bias: nil,
+                            levels: compute.kernels.int8Levels, out: &expected)
+        let weight = compute.prepareQuantized(q, scales: scales, outFeatures: n, inFeatures: k, layout: .pairs)
+        var y = [Float](repeating: .nan, count: m * n)
+        compute.linear(x, rows: m, weight: weight, bias: nil, out: &y)
+        let bad = (0..<(m * n)).filter { !(abs(y[$0] - expected[$0]) <= 2e-6 * abs(expected[$0])) }
+        #expect(bad.isEmpty, "\(tier): \(bad.count) off, first \(bad.first.map { "\(y[$0]) vs \(expected[$0])" } ?? "")")
+        // The integers are exact, so y is the float product itself: ±k · 1.5 · (0.01 · 127), by column parity.
+        for j in 0..<n {
+            let exact = (j % 2 == 0 ? 1 : -1) * Float(k) * 1.5 * 0.01 * 127
+            #expect(abs(y[j] - exact) <= 1e-5 * abs(exact), "\(tier) column \(j): \(y[j]) vs \(exact)")
         }
     }
 }
