@@ -5,6 +5,13 @@
 import TensorSIMD
 
 /// How an int8 weight's panels are laid out for the int8 GEMM.
+///
+/// The loader picks it (see `LoadOptions.fullInt8Precision`); a model's compute tells whether the vision tower pairs:
+/// ```swift
+/// let compute = try Compute(backend: .automatic)
+/// let layout: Int8WeightLayout = compute.pairsVisionInt8Weights ? .pairs : .quads
+/// print(layout, layout.largestWeight)   // pairs 64 on AVX2 without VNNI
+/// ```
 public enum Int8WeightLayout: String, Sendable {
     /// One k-group of 4 bytes per column after another: the checkpoint's 8-bit weights as they are.
     case quads

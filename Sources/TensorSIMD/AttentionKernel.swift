@@ -110,16 +110,18 @@ package func attentionHeadBody<I: KernelISA>(_: I.Type, _ h: AttentionOperands) 
     }
     // probabilities = softmax(scale · scores), future keys masked when causal
     softmaxBody(I.self, p, rows: len, cols: len, ld: lp, scale: h.scale, causal: h.causal)
-    // out_i = Σ_j p[i, j] v_j for 4 rows × 2w columns of d (8 accumulator chains)
-    i = 0
-    while i < len {
-        let p0 = p + i * lp, p1 = p + min(i + 1, len - 1) * lp
-        let p2 = p + min(i + 2, len - 1) * lp, p3 = p + min(i + 3, len - 1) * lp
-        let visible = h.causal ? min(i + 4, len) : len   // later keys have probability 0 for these rows
-        let rows = min(4, len - i)
-        var dc = 0
-        while dc < d {
-            let cols = min(2 * w, d - dc)
+    // out_i = Σ_j p[i, j] v_j for 4 rows × 2w columns of d (8 accumulator chains). Column slices outermost: every
+    // row block then reads the same 2w-float slice of v's rows, which stays in L1 (rows i outermost read all of v,
+    // lines 3C floats apart, for every block of 4 rows).
+    var dc = 0
+    while dc < d {
+        let cols = min(2 * w, d - dc)
+        i = 0
+        while i < len {
+            let p0 = p + i * lp, p1 = p + min(i + 1, len - 1) * lp
+            let p2 = p + min(i + 2, len - 1) * lp, p3 = p + min(i + 3, len - 1) * lp
+            let visible = h.causal ? min(i + 4, len) : len   // later keys have probability 0 for these rows
+            let rows = min(4, len - i)
             var o0 = V(), o1 = V(), o2 = V(), o3 = V(), u0 = V(), u1 = V(), u2 = V(), u3 = V()
             for j in 0..<visible {
                 let (v0, v1): (V, V) = loadPair(h.v + j * stride + dc, count: cols)
@@ -134,8 +136,8 @@ package func attentionHeadBody<I: KernelISA>(_: I.Type, _ h: AttentionOperands) 
             if rows > 1 { store(1, o1, u1) }
             if rows > 2 { store(2, o2, u2) }
             if rows > 3 { store(3, o3, u3) }
-            dc += 2 * w
+            i += 4
         }
-        i += 4
+        dc += 2 * w
     }
 }
