@@ -47,7 +47,7 @@ public enum LoadTimeLayout {
     /// vision tower's weights where ``Compute/pairsVisionInt8Weights`` (AVX2, unless full int8 precision was asked
     /// for), else the 8-bit quads. The text tower keeps 8 bits: at ±64 its embeddings' minimum cosine to F32 fell
     /// from 0.99901 to 0.99783 on the random ViT-B/32, below the 0.999 the int8 path promises; the image
-    /// embeddings' went from 0.99977 to 0.99957 (`clip-bench --agreement`).
+    /// embeddings' went from 0.99977 to 0.99960 (`clip-bench --agreement`).
     package static func int8Layout(forKey key: String, compute: Compute) -> Int8WeightLayout {
         compute.pairsVisionInt8Weights && key.hasPrefix("vision_model.") ? .pairs : .quads
     }

@@ -16,7 +16,8 @@ public enum Int8WeightLayout: String, Sendable {
     /// One k-group of 4 bytes per column after another: the checkpoint's 8-bit weights as they are.
     case quads
     /// Two k-groups per kernel step, for tiers whose dot product then needs one widening instead of two
-    /// (``TensorSIMD/ISA/pairsInt8Weights``: AVX2, ~1.25× the int8 tile's speed). Every column whose largest |q|
+    /// (``TensorSIMD/ISA/pairsInt8Weights``: AVX2, where the int8 GEMM ran 0.97–1.21×, median 1.09×, as fast on
+    /// ViT-B/32's shapes in `clip-bench --matmul`). Every column whose largest |q|
     /// is above 64 is requantized to ±64 at load (`q' = round(q · 64 / max|q|)`, ties to even, scale ·
     /// max|q| / 64), so the 16-bit sums of two groups cannot overflow: about 7 bits of weight precision instead
     /// of 8 (see the README's int8 accuracy table).

@@ -85,8 +85,9 @@ package var int8TileRows: Int { 5 }
     /// One k-step of R rows: one k-group (the shared ``broadcastStep(_:_:_:_:)``), or two with
     /// ``KernelISA/dot4Pair(_:_:_:_:_:)``. The two-group step needs 10 accumulators + 4 panel vectors + 4
     /// temporaries, more than AVX2's 16 registers: LLVM keeps 3 accumulators on the stack. Measured against
-    /// half a panel at a time (12 registers, no spills, x broadcast twice), this ran faster (int8 GEMM shapes
-    /// +8-17 % over 8-bit weights against +0-8 %, `clip-bench --matmul`).
+    /// half a panel at a time (12 registers, no spills, x broadcast twice), this ran faster: the int8 GEMM shapes
+    /// 0.97–1.21× (median 1.09×) as fast as with 8-bit weights, against 0.97–1.08× (median 1.02×)
+    /// (`clip-bench --matmul`, each layout interleaved with the 8-bit one in one process).
     @inlinable @inline(__always)
     package static func step<R: RowCount>(_ t: inout TileAccumulators<I.Acc>, _ a: UnsafeRawPointer,
                                           _ b: UnsafeRawPointer, _: R.Type) {
