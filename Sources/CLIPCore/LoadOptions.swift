@@ -9,6 +9,7 @@ import Tensor
 /// var options = LoadOptions()
 /// options.backend = .portable      // force the baseline kernels
 /// options.threads = 1
+/// options.fullInt8Precision = true  // an int8 checkpoint keeps 8-bit vision weights on AVX2 too
 /// let model = try CLIPModel(directory: "Weights/demo", options: options)
 /// ```
 public struct LoadOptions: Sendable {

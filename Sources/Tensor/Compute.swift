@@ -62,6 +62,10 @@ public final class Compute: Sendable {
     package let pool: WorkerPool
     /// Whether the vision tower's int8 weights use the paired layout (``Int8WeightLayout/pairs``): where the kernels
     /// gain from it, unless `fullInt8Precision` was asked for.
+    /// ```swift
+    /// let compute = try Compute(backend: .avx2, fullInt8Precision: false)
+    /// print(compute.pairsVisionInt8Weights)   // true: AVX2 pairs k-groups
+    /// ```
     public let pairsVisionInt8Weights: Bool
     /// Reusable buffers for per-call packing (large batches would otherwise page-fault fresh memory every call).
     private let scratch = Mutex<[ScratchBuffer]>([])
