@@ -71,8 +71,9 @@ package var int8TileRows: Int { 5 }
         c += int8TileRows &* ldc
     }
 
-    /// One k-group per trip: unrolled by 4 like the float tile, this tile ran slower (int8 batch-8 shapes 0.80-1.02x
-    /// in 6 interleaved `clip-bench --matmul` runs): its dot products need more registers per step.
+    /// One k-step (one k-group, or two in the paired layout) per trip: unrolled by 4 like the float tile, the 8-bit
+    /// tile ran slower (int8 batch-8 shapes 0.80-1.02x in 6 interleaved `clip-bench --matmul` runs), and the paired
+    /// one unrolled by 2 was no faster: their dot products need more registers per step.
     @inlinable @inline(__always)
     package static var unroll: Int { 1 }
 

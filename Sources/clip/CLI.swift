@@ -80,9 +80,8 @@ struct WeightsOption: ParsableArguments {
     @Option(name: .long, help: "Threads per operation (default: $CLIP_THREADS, else every core).")
     var threads: Int?
 
-    @Flag(name: .long, help: ArgumentHelp(
-        "For an int8 checkpoint, keep the vision weights' 8 bits (on AVX2 they are requantized to ±64 for a faster kernel by default).",
-        visibility: .default))
+    @Flag(name: .long, help:
+        "For an int8 checkpoint, keep the vision weights' 8 bits (on AVX2 they are requantized to ±64 for a faster kernel by default).")
     var fullInt8Precision = false
 
     /// `--backend` / `--threads`, falling back to `$CLIP_BACKEND` / `$CLIP_THREADS` (read here, never in the libraries).
