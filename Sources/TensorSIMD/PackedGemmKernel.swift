@@ -93,7 +93,7 @@
 
     /// Zero, or row r's partial sums or residual from y. (Prefetching the next tile's rows here, as the int8 tile
     /// prefetches its own, measured no gain: fp32 batch 8 62.6 vs 62.0 ms/image, 5 interleaved rounds; a float tile
-    /// runs ~3× longer than an int8 one, so the miss is a small part of it.)
+    /// spends ~2.3× longer per multiply-add than an int8 one, so a miss weighs less.)
     @inlinable @inline(__always)
     package func initial(row r: Int) -> (I.V, I.V) { load ? loadPair(c + r * ldc, count: columns) : (I.V(), I.V()) }
 
